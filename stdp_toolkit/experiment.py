@@ -1,0 +1,300 @@
+"""The three phases of an unsupervised STDP run, with checkpoints: train -> label -> evaluate.
+
+A run directory holds ``checkpoint.npz`` (weights, θ, dynamic state, neuron labels, progress,
+the full config and seed), ``metrics.json`` and the figures. Training proceeds in chunks of
+presentations; after every chunk the checkpoint is replaced atomically, so a killed run resumes
+from its last chunk and, because each chunk's random seed is derived from (seed, chunk index),
+a resumed run reproduces the uninterrupted one.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import checkpoint, readout
+from .errors import UserError
+from .network.config import Config
+from .network.simulator import Simulator, initial_state, rest_state
+
+CHECKPOINT = "checkpoint.npz"
+METRICS = "metrics.json"
+
+
+def chunk_seed(seed: int, phase: str, index: int) -> int:
+    """Independent, reproducible seed for chunk ``index`` of a phase."""
+    tag = {"train": 0, "label": 1, "test": 2}.get(phase, 3)
+    return int(np.random.SeedSequence([int(seed), tag, int(index)]).generate_state(1)[0])
+
+
+def to_unit(images: np.ndarray) -> np.ndarray:
+    """uint8 images [N, 28, 28] -> float [N, 784] in [0, 1] (the input rate scales with it)."""
+    images = np.asarray(images)
+    if images.ndim < 2:
+        raise UserError(f"images must be an array [N, H, W] or [N, pixels], got shape {images.shape}")
+    flat = images.reshape(len(images), -1).astype(float)
+    return flat / 255.0 if flat.max(initial=0) > 1.0 else flat
+
+
+@dataclass
+class RunState:
+    """Everything a run directory's checkpoint holds."""
+
+    cfg: Config
+    seed: int
+    state: dict
+    samples_seen: int = 0          # training samples completed (over all epochs)
+    train_samples: int = 0         # samples per epoch this run was asked for
+    chunks_done: int = 0
+    backend: str = "standalone"
+    train_seconds: float = 0.0
+    assignments: np.ndarray | None = None
+    proportions: np.ndarray | None = None
+    curve: list = field(default_factory=list)      # [(samples seen, running accuracy)]
+    recent_counts: np.ndarray | None = None        # responses of the current curve block
+    recent_labels: np.ndarray | None = None
+    previous_block: tuple | None = None            # (counts, labels) of the last finished block
+    extra: dict = field(default_factory=dict)
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def save(self, run_dir: str) -> None:
+        arrays = {f"state_{k}": v for k, v in self.state.items()}
+        for name in ("assignments", "proportions", "recent_counts", "recent_labels"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = value
+        if self.previous_block is not None:
+            arrays["prev_counts"], arrays["prev_labels"] = self.previous_block
+        meta = dict(config=self.cfg.to_dict(), seed=self.seed, samples_seen=self.samples_seen,
+                    train_samples=self.train_samples, chunks_done=self.chunks_done, backend=self.backend,
+                    train_seconds=self.train_seconds, curve=self.curve, extra=self.extra)
+        checkpoint.save(os.path.join(run_dir, CHECKPOINT), arrays, meta)
+
+    @classmethod
+    def load(cls, run_dir: str) -> "RunState":
+        arrays, meta = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
+        cfg = Config.from_dict(meta["config"], source=os.path.join(run_dir, CHECKPOINT))
+        prev = (arrays["prev_counts"], arrays["prev_labels"]) if "prev_counts" in arrays else None
+        return cls(cfg=cfg, seed=meta["seed"], state={k[6:]: v for k, v in arrays.items() if k.startswith("state_")},
+                   samples_seen=meta["samples_seen"], train_samples=meta["train_samples"],
+                   chunks_done=meta["chunks_done"], backend=meta["backend"], train_seconds=meta["train_seconds"],
+                   assignments=arrays.get("assignments"), proportions=arrays.get("proportions"),
+                   curve=[tuple(c) for c in meta["curve"]], recent_counts=arrays.get("recent_counts"),
+                   recent_labels=arrays.get("recent_labels"), previous_block=prev, extra=meta.get("extra", {}))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Input weights as [n_inputs, n_neurons]."""
+        return self.state["w"].reshape(self.cfg.n_inputs, self.cfg.n_neurons)
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", disable=quiet, file=sys.stderr, dynamic_ncols=True,
+                mininterval=1.0)
+
+
+def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """Sample order of an epoch: the data order first, a seeded shuffle in later epochs."""
+    if epoch == 0:
+        return np.arange(n)
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def curve_block(n_samples: int) -> int:
+    return int(min(1000, max(50, n_samples // 10)))
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+# ------------------------------------------------------------------------------------------------
+def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, seed: int = 0,
+          backend: str = "standalone", resume: bool = True, quiet: bool = False, codegen_target: str | None = None,
+          stop_after_chunks: int | None = None) -> RunState:
+    """Train on ``images`` for ``cfg.epochs`` epochs, checkpointing after every chunk.
+
+    Labels are not used for learning: they only feed the running-accuracy curve.
+    ``stop_after_chunks`` ends the call early (to test resuming).
+    """
+    x, y = to_unit(images), np.asarray(labels)
+    if len(x) != len(y):
+        raise UserError(f"{len(x)} images but {len(y)} labels")
+    if len(x) == 0:
+        raise UserError("no training samples: give --train-samples > 0")
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, CHECKPOINT)
+    if resume and os.path.exists(path):
+        run = RunState.load(run_dir)
+        if run.cfg.to_dict() != cfg.to_dict() or run.seed != seed or run.train_samples != len(x):
+            raise UserError(f"{run_dir} holds a run with another config, seed or sample count; "
+                            "use a new --out directory or --no-resume to start over")
+    else:
+        run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend)
+    total = len(x) * cfg.epochs
+    if run.samples_seen >= total:
+        return run
+    block = curve_block(len(x))
+    sim = Simulator(cfg, learning=True, backend=backend, codegen_target=codegen_target)
+    bar = _progress(total, f"train ({backend})", quiet)
+    bar.update(run.samples_seen)
+    chunks_this_call = 0
+    while run.samples_seen < total:
+        epoch, pos = divmod(run.samples_seen, len(x))
+        order = _epoch_order(seed, epoch, len(x))[pos: pos + sim.n_presentations]
+        t0 = time.perf_counter()
+        result = sim.run(x[order], run.state, chunk_seed(seed, "train", run.chunks_done))
+        run.train_seconds += time.perf_counter() - t0
+        run.state = result.state
+        _update_curve(run, result.counts, y[order[: result.consumed]], block)
+        run.samples_seen += result.consumed
+        run.chunks_done += 1
+        run.save(run_dir)
+        bar.update(result.consumed)
+        bar.set_postfix(spikes=f"{result.counts.sum(1).mean():.1f}", repeats=f"{result.boosts.mean():.2f}")
+        chunks_this_call += 1
+        if stop_after_chunks is not None and chunks_this_call >= stop_after_chunks:
+            break
+    bar.close()
+    run.extra["build_seconds_train"] = sim.build_seconds
+    run.save(run_dir)
+    return run
+
+
+def _update_curve(run: RunState, counts: np.ndarray, labels: np.ndarray, block: int) -> None:
+    """Append responses; each finished block is scored with labels from the block before it."""
+    n = run.cfg.n_neurons
+    rc = run.recent_counts if run.recent_counts is not None else np.zeros((0, n), np.int32)
+    rl = run.recent_labels if run.recent_labels is not None else np.zeros(0, np.uint8)
+    rc, rl = np.concatenate([rc, counts.astype(np.int32)]), np.concatenate([rl, labels.astype(np.uint8)])
+    while len(rc) >= block:
+        cur_c, cur_l, rc, rl = rc[:block], rl[:block], rc[block:], rl[block:]
+        if run.previous_block is not None:
+            a, _ = readout.assign_labels(*run.previous_block)
+            acc = float((readout.predict(cur_c, a) == cur_l).mean())
+            run.curve.append((run.samples_seen + len(counts) - len(rc), acc))
+        run.previous_block = (cur_c, cur_l)
+    run.recent_counts, run.recent_labels = rc, rl
+
+
+# ------------------------------------------------------------------------------------------------
+# frozen phases: labelling and evaluation
+# ------------------------------------------------------------------------------------------------
+def _slices(n: int, per_chunk: int) -> list[np.ndarray]:
+    return [np.arange(s, min(n, s + per_chunk)) for s in range(0, n, per_chunk)]
+
+
+def _run_slices(sim: Simulator, x, state, seed, phase, tasks, workers):
+    """Run (task id, sample indices) on frozen networks; returns {task id: ChunkResult-like dict}."""
+    def one(task):
+        tid, idx = task
+        r = sim.run(x[idx], rest_state(sim.cfg, state), chunk_seed(seed, phase, tid))
+        return tid, dict(consumed=r.consumed, counts=r.counts, boosts=r.boosts)
+
+    if workers > 1 and len(tasks) > 1 and sim.backend == "standalone":
+        global _WORKER
+        _WORKER = one
+        sim.keep_run_args = True
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(min(workers, len(tasks))) as pool:
+            results = dict(pool.imap_unordered(_call_worker, tasks))
+        sim.keep_run_args = False
+        sim.cleanup_run_args()
+        return results
+    return dict(one(t) for t in tasks)
+
+
+_WORKER = None
+
+
+def _call_worker(task):
+    os.environ["STDP_TOOLKIT_WORKER"] = str(os.getpid())
+    return _WORKER(task)
+
+
+def respond(run: RunState, images: np.ndarray, phase: str, *, backend: str = "standalone", workers: int = 1,
+            quiet: bool = False, codegen_target: str | None = None, sim: Simulator | None = None):
+    """Frozen-network spike counts [n, N] for every image, and how often each was shown again.
+
+    Samples are cut into fixed slices, each simulated from rest with its own seed, so the
+    result does not depend on how many worker processes share the work.
+    """
+    cfg = run.cfg
+    x = to_unit(images)
+    sim = sim or Simulator(cfg, learning=False, backend=backend, codegen_target=codegen_target)
+    per_chunk = max(1, int(sim.n_presentations * 0.9))
+    counts = np.zeros((len(x), cfg.n_neurons), dtype=np.int32)
+    boosts = np.zeros(len(x), dtype=np.int32)
+    todo = list(enumerate(_slices(len(x), per_chunk)))
+    bar = _progress(len(x), phase, quiet)
+    next_id, attempt = len(todo), 0
+    while todo:
+        results = _run_slices(sim, x, run.state, run.seed, phase, todo, workers)
+        leftovers = []
+        for tid, idx in todo:
+            r = results[tid]
+            done = idx[: r["consumed"]]
+            counts[done], boosts[done] = r["counts"], r["boosts"]
+            leftovers.extend(idx[r["consumed"]:])
+            bar.update(len(done))
+        todo = []
+        for sl in _slices(len(leftovers), per_chunk):
+            todo.append((next_id, np.asarray(leftovers)[sl]))
+            next_id += 1
+        attempt += 1
+        if attempt > 50:
+            raise RuntimeError("frozen run makes no progress")
+    bar.close()
+    return counts, boosts
+
+
+def label(run: RunState, images, labels, **kw) -> RunState:
+    """Assign every neuron the class it responds to most (weights and θ frozen)."""
+    counts, _ = respond(run, images, "label", **kw)
+    run.assignments, run.proportions = readout.assign_labels(counts, np.asarray(labels))
+    run.extra["label_samples"] = int(len(labels))
+    return run
+
+
+def evaluate(run: RunState, images, labels, **kw) -> dict:
+    """Accuracy of both votes on ``images``, with the confusion matrix and timing."""
+    if run.assignments is None:
+        raise UserError("this run has no neuron labels yet: run the label phase (train does it at the end)")
+    labels = np.asarray(labels)
+    t0 = time.perf_counter()
+    counts, boosts = respond(run, images, "test", **kw)
+    seconds = time.perf_counter() - t0
+    pred = readout.predict(counts, run.assignments)
+    pred_p = readout.predict(counts, run.assignments, run.proportions, method="proportion")
+    return dict(
+        accuracy=float((pred == labels).mean()),
+        accuracy_proportion=float((pred_p == labels).mean()),
+        test_samples=int(len(labels)),
+        seconds=seconds,
+        seconds_per_sample=seconds / max(1, len(labels)),
+        mean_spikes_per_sample=float(counts.sum(1).mean()),
+        repeat_fraction=float((boosts > 0).mean()),
+        confusion=readout.confusion_matrix(labels, pred).tolist(),
+        predictions=pred,
+        counts=counts,
+    )
+
+
+def metrics_path(run_dir: str) -> str:
+    return os.path.join(run_dir, METRICS)
+
+
+def reset_run_dir(run_dir: str) -> None:
+    if os.path.isdir(run_dir):
+        for name in (CHECKPOINT, METRICS):
+            p = os.path.join(run_dir, name)
+            if os.path.exists(p):
+                os.remove(p)
+        fig = os.path.join(run_dir, "figures")
+        if os.path.isdir(fig):
+            shutil.rmtree(fig)

@@ -1,0 +1,127 @@
+"""Neuron models of the Diehl & Cook (2015) network, as Brian2 equation strings + parameters.
+
+A model is data: the same object builds a runtime network in a notebook and a C++ standalone
+network for speed. Parameters are plain floats in the units named by their suffix-free Brian2
+unit strings in ``units``, so configs (YAML) can override them without unit parsing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import brian2 as b2
+
+
+@dataclass(frozen=True)
+class NeuronModel:
+    """Equations, threshold, reset and refractoriness, with parameter values and their units.
+
+    ``learning_equations`` / ``learning_reset`` hold the parts that only run while learning
+    (the adaptive threshold); ``frozen_equations`` replaces them when weights and θ are frozen.
+    """
+
+    name: str
+    equations: str
+    threshold: str
+    reset: str
+    refractory: str
+    params: dict
+    units: dict
+    method: str = "euler"
+    learning_equations: str = ""
+    learning_reset: str = ""
+    frozen_equations: str = ""
+    doc: dict = field(default_factory=dict)
+
+    def with_params(self, **overrides) -> "NeuronModel":
+        unknown = set(overrides) - set(self.params)
+        if unknown:
+            from ..errors import UserError
+
+            raise UserError(
+                f"unknown parameter(s) {sorted(unknown)} for the {self.name} neuron; "
+                f"known: {sorted(self.params)}"
+            )
+        return replace(self, params={**self.params, **overrides})
+
+    def eqs(self, learning: bool, extra: str = "") -> str:
+        parts = [self.equations, self.learning_equations if learning else self.frozen_equations, extra]
+        return "\n".join(p for p in parts if p.strip())
+
+    def reset_code(self, learning: bool, extra: str = "") -> str:
+        parts = [self.reset, self.learning_reset if learning else "", extra]
+        return "\n".join(p for p in parts if p.strip())
+
+    def namespace(self) -> dict:
+        """Parameters as Brian2 quantities, for the group's namespace."""
+        return {k: v * b2.Unit(1) if self.units[k] == "1" else v * getattr(b2, self.units[k]) for k, v in self.params.items()}
+
+
+EXCITATORY = NeuronModel(
+    name="excitatory",
+    # Conductance-based LIF (D&C 2015): conductances are dimensionless (relative to leak).
+    equations="""
+dv/dt = ((v_rest - v) + ge * (E_exc - v) + gi * (E_inh - v)) / tau_m : volt (unless refractory)
+dge/dt = -ge / tau_ge : 1
+dgi/dt = -gi / tau_gi : 1
+""",
+    threshold="v > theta - theta_offset + v_thresh",
+    reset="v = v_reset",
+    refractory="refractory_e",
+    learning_equations="dtheta/dt = -theta / tau_theta : volt",
+    learning_reset="theta += theta_plus",
+    frozen_equations="theta : volt",
+    params=dict(
+        v_rest=-65.0, v_reset=-65.0, v_thresh=-52.0, E_exc=0.0, E_inh=-100.0,
+        tau_m=100.0, tau_ge=1.0, tau_gi=2.0, refractory_e=5.0,
+        theta_plus=0.05, theta_offset=20.0, tau_theta=1e7,
+    ),
+    units=dict(
+        v_rest="mV", v_reset="mV", v_thresh="mV", E_exc="mV", E_inh="mV",
+        tau_m="ms", tau_ge="ms", tau_gi="ms", refractory_e="ms",
+        theta_plus="mV", theta_offset="mV", tau_theta="ms",
+    ),
+    doc=dict(
+        theta="adaptive threshold: +theta_plus per spike, decays with tau_theta while learning, frozen at test",
+        theta_offset="the firing threshold is v_thresh + theta - theta_offset (theta starts at 20 mV)",
+    ),
+)
+
+INHIBITORY = NeuronModel(
+    name="inhibitory",
+    equations="""
+dv/dt = ((v_rest_i - v) + ge * (E_exc - v) + gi * (E_inh_i - v)) / tau_m_i : volt (unless refractory)
+dge/dt = -ge / tau_ge : 1
+dgi/dt = -gi / tau_gi : 1
+""",
+    threshold="v > v_thresh_i",
+    reset="v = v_reset_i",
+    refractory="refractory_i",
+    params=dict(
+        v_rest_i=-60.0, v_reset_i=-45.0, v_thresh_i=-40.0, E_exc=0.0, E_inh_i=-85.0,
+        tau_m_i=10.0, tau_ge=1.0, tau_gi=2.0, refractory_i=2.0,
+    ),
+    units=dict(
+        v_rest_i="mV", v_reset_i="mV", v_thresh_i="mV", E_exc="mV", E_inh_i="mV",
+        tau_m_i="ms", tau_ge="ms", tau_gi="ms", refractory_i="ms",
+    ),
+)
+
+# Poisson input: one neuron per pixel. ``p`` (spike probability per time step, i.e. rate * dt) is
+# set by the network at the start of each presentation from a TimedArray indexed by the sample
+# counter; input is on for the first ``on_steps`` steps of a presentation. The threshold draws a
+# random number only where p > 0, which skips the ~80 % black pixels of an MNIST digit.
+POISSON_INPUT = NeuronModel(
+    name="poisson_input",
+    equations="",
+    threshold="p > 0 and timestep(t, dt) % period < on_steps and rand() < p",
+    reset="",
+    refractory="0*ms",
+    method="exact",
+    params=dict(max_rate=63.75, boost_rate=31.875, t_on=350.0, t_rest=150.0),
+    units=dict(max_rate="Hz", boost_rate="Hz", t_on="ms", t_rest="ms"),
+    doc=dict(
+        max_rate="rate of a white (255) pixel at the first presentation: pixel/4 Hz",
+        boost_rate="added to the white-pixel rate each time a sample is shown again for lack of spikes",
+        t_on="presentation time of one sample", t_rest="silent time after each presentation",
+    ),
+)

@@ -1,0 +1,127 @@
+"""STDP rules as reusable data: synapse model, pre/post code and the traces they need.
+
+Traces live in the neuron groups (``x_in`` in the presynaptic group, ``x_out1``/``x_out2`` in the
+postsynaptic group) rather than in each synapse. An input spike then costs one read per
+synapse instead of an exponential per synapse, which is what makes the 313,600-synapse
+input projection fast; the learning rule itself is unchanged. The pre trace is updated when
+the spike is emitted (the conduction delay only delays the conductance and the pre-side
+weight update).
+
+Every rule's ``on_pre`` first delivers the conductance (``g_post += w``) and every weight
+update is clipped to [0, wmax].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class PlasticityRule:
+    """A learning rule: Brian2 code for the synapse plus the traces it reads in pre/post groups."""
+
+    name: str
+    description: str
+    on_pre: str            # run when a presynaptic spike arrives (after the conductance update)
+    on_post: str           # run at a postsynaptic spike, before the post traces are reset
+    pre_trace: str         # equations added to the presynaptic group
+    pre_trace_reset: str   # code added to the presynaptic group's reset
+    post_trace: str        # equations added to the postsynaptic group
+    post_trace_reset: str  # code added to the postsynaptic group's reset
+    params: dict           # floats; time constants in ms
+    units: dict
+
+    def with_params(self, **overrides) -> "PlasticityRule":
+        unknown = set(overrides) - set(self.params)
+        if unknown:
+            raise UserError(
+                f"unknown parameter(s) {sorted(unknown)} for STDP rule {self.name!r}; known: {sorted(self.params)}"
+            )
+        for key, value in overrides.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise UserError(f"STDP parameter {key} must be a number, got {value!r}")
+            if key.startswith("tau") and value <= 0:
+                raise UserError(f"STDP time constant {key} must be > 0 ms, got {value}")
+        return replace(self, params={**self.params, **{k: float(v) for k, v in overrides.items()}})
+
+    def namespace(self) -> dict:
+        import brian2 as b2
+
+        return {k: v * (getattr(b2, self.units[k]) if self.units.get(k, "1") != "1" else 1) for k, v in self.params.items()}
+
+
+_PRE_TRACE = "dx_in/dt = -x_in / tau_pre : 1"
+_CLIP = "clip({expr}, 0, wmax)"
+
+DC_TRACE = PlasticityRule(
+    name="dc_trace",
+    description=(
+        "Diehl & Cook's trace rule: depression by the post trace at each pre spike, potentiation "
+        "by pre trace x the slow post trace (value before this spike) at each post spike."
+    ),
+    on_pre="w = " + _CLIP.format(expr="w - nu_pre * x_out1_post"),
+    on_post="w = " + _CLIP.format(expr="w + nu_post * x_in_pre * x_out2_post"),
+    pre_trace=_PRE_TRACE,
+    pre_trace_reset="x_in = 1",
+    post_trace="dx_out1/dt = -x_out1 / tau_post1 : 1\ndx_out2/dt = -x_out2 / tau_post2 : 1",
+    post_trace_reset="x_out1 = 1\nx_out2 = 1",
+    params=dict(nu_pre=1e-4, nu_post=1e-2, wmax=1.0, tau_pre=20.0, tau_post1=20.0, tau_post2=40.0),
+    units=dict(tau_pre="ms", tau_post1="ms", tau_post2="ms"),
+)
+
+POWER_LAW = PlasticityRule(
+    name="power_law",
+    description=(
+        "Power-law weight-dependent rule (D&C 2015): at each post spike "
+        "dw = eta * (x_pre - x_tar) * (wmax - w)**mu. Inputs active just before the spike "
+        "(x_pre > x_tar) potentiate, silent ones depress; the (wmax - w)**mu factor slows "
+        "growth near wmax. No update at pre spikes."
+    ),
+    on_pre="",
+    on_post="w = " + _CLIP.format(expr="w + eta * (x_in_pre - x_tar) * (wmax - w)**mu"),
+    pre_trace=_PRE_TRACE,
+    pre_trace_reset="x_in += 1",
+    post_trace="",
+    post_trace_reset="",
+    params=dict(eta=0.01, x_tar=0.4, mu=0.2, wmax=1.0, tau_pre=20.0),
+    units=dict(tau_pre="ms"),
+)
+
+ADDITIVE = PlasticityRule(
+    name="additive",
+    description="Pair-based additive STDP with nearest-spike traces: +a_plus*x_pre at post, -a_minus*x_post at pre.",
+    on_pre="w = " + _CLIP.format(expr="w - a_minus * x_out1_post"),
+    on_post="w = " + _CLIP.format(expr="w + a_plus * x_in_pre"),
+    pre_trace=_PRE_TRACE,
+    pre_trace_reset="x_in = 1",
+    post_trace="dx_out1/dt = -x_out1 / tau_post : 1",
+    post_trace_reset="x_out1 = 1",
+    params=dict(a_plus=1e-2, a_minus=1.05e-3, wmax=1.0, tau_pre=20.0, tau_post=20.0),
+    units=dict(tau_pre="ms", tau_post="ms"),
+)
+
+MULTIPLICATIVE = PlasticityRule(
+    name="multiplicative",
+    description=(
+        "Pair-based multiplicative (soft-bound) STDP: potentiation scaled by (wmax - w), "
+        "depression scaled by w."
+    ),
+    on_pre="w = " + _CLIP.format(expr="w - a_minus * x_out1_post * w"),
+    on_post="w = " + _CLIP.format(expr="w + a_plus * x_in_pre * (wmax - w)"),
+    pre_trace=_PRE_TRACE,
+    pre_trace_reset="x_in = 1",
+    post_trace="dx_out1/dt = -x_out1 / tau_post : 1",
+    post_trace_reset="x_out1 = 1",
+    params=dict(a_plus=1e-2, a_minus=1e-3, wmax=1.0, tau_pre=20.0, tau_post=20.0),
+    units=dict(tau_pre="ms", tau_post="ms"),
+)
+
+RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE)}
+
+
+def get_rule(name: str, **params) -> PlasticityRule:
+    """The rule called ``name`` with ``params`` overriding its defaults."""
+    if name not in RULES:
+        raise UserError(f"unknown STDP rule {name!r}; choose one of: {', '.join(sorted(RULES))}")
+    return RULES[name].with_params(**params)

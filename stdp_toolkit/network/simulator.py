@@ -1,0 +1,362 @@
+"""Run the network in chunks of presentations on either backend.
+
+``runtime``     Brian2 runtime mode (Cython, or numpy with ``codegen_target="numpy"``): objects stay
+                alive between chunks, good for notebooks and small runs.
+``standalone``  C++ standalone: the network is generated and compiled once into a cached build
+                directory; every chunk re-runs the same binary with new weights, state and stimuli
+                passed as ``run_args``. A whole chunk (1,000 presentations by default) is one run.
+
+Both take and return the full dynamic state as plain numpy arrays (SI units), so training can be
+checkpointed between any two chunks and resumed exactly; each chunk has its own random seed.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import shutil
+import time
+import weakref
+from dataclasses import dataclass
+
+import brian2 as b2
+import numpy as np
+
+from ..errors import UserError
+from .builder import NetworkObjects, build_network
+from .config import Config
+
+BACKENDS = ("runtime", "standalone")
+SEED_ENV = "STDP_TOOLKIT_SEED"
+BUILD_ENV = "STDP_BUILD_DIR"
+
+
+def default_build_root() -> str:
+    return os.environ.get(BUILD_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "stdp_toolkit", "builds")
+
+
+# ------------------------------------------------------------------------------------------------
+# state
+# ------------------------------------------------------------------------------------------------
+def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, object]]:
+    """Carried state: key -> (group attribute, variable, unit)."""
+    variables = {
+        "w": ("syn_input", "w", 1),
+        "theta": ("exc", "theta", b2.volt),
+        "v_exc": ("exc", "v", b2.volt),
+        "ge_exc": ("exc", "ge", 1),
+        "gi_exc": ("exc", "gi", 1),
+        "v_inh": ("inh", "v", b2.volt),
+        "ge_inh": ("inh", "ge", 1),
+        "gi_inh": ("inh", "gi", 1),
+    }
+    if cfg.delay_max > 0:
+        variables["delay"] = ("syn_input", "d", b2.second)
+    if learning:
+        rule = cfg.plasticity()
+        for line in rule.post_trace.splitlines():
+            name = line.split("/")[0][1:]
+            variables[name] = ("exc", name, 1)
+        if rule.pre_trace:
+            variables["x_in"] = ("inputs", "x_in", 1)
+    return variables
+
+
+def initial_state(cfg: Config, seed: int) -> dict[str, np.ndarray]:
+    """Fresh network: random input weights and delays (seeded), θ = theta_init, v at rest - 40 mV."""
+    rng = np.random.default_rng(seed)
+    n_syn, n = cfg.n_inputs * cfg.n_neurons, cfg.n_neurons
+    exc, inh = cfg.excitatory_model().params, cfg.inhibitory_model().params
+    state = {
+        "w": (rng.random(n_syn) + 0.01) * cfg.w_init,
+        "delay": rng.random(n_syn) * cfg.delay_max * 1e-3,
+        "theta": np.full(n, cfg.theta_init * 1e-3),
+        "v_exc": np.full(n, (exc["v_rest"] - 40.0) * 1e-3),
+        "v_inh": np.full(n, (inh["v_rest_i"] - 40.0) * 1e-3),
+    }
+    for key in ("ge_exc", "gi_exc", "ge_inh", "gi_inh"):
+        state[key] = np.zeros(n)
+    return state
+
+
+def fill_state(cfg: Config, state: dict, learning: bool) -> dict[str, np.ndarray]:
+    """State with every carried variable present (missing traces start at 0)."""
+    full = dict(state)
+    for key, (group, _, _) in state_variables(cfg, learning).items():
+        if key not in full:
+            size = cfg.n_inputs if group == "inputs" else cfg.n_neurons
+            full[key] = np.zeros(size)
+    return full
+
+
+def rest_state(cfg: Config, state: dict) -> dict[str, np.ndarray]:
+    """Frozen evaluation starts every chunk from rest with the trained weights and θ.
+
+    That makes each chunk independent of the others, so evaluation can be split over processes
+    and give exactly the sequential result.
+    """
+    fresh = initial_state(cfg, 0)
+    keep = {k: state[k] for k in ("w", "theta", "delay") if k in state}
+    return {**{k: v for k, v in fresh.items() if k not in ("w", "delay")}, **keep}
+
+
+# ------------------------------------------------------------------------------------------------
+# results
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class ChunkResult:
+    consumed: int                 # samples completed in this chunk
+    counts: np.ndarray            # [consumed, N] excitatory spike counts of each sample's final presentation
+    boosts: np.ndarray            # [consumed] how many times each sample was shown again
+    spike_i: np.ndarray           # excitatory spikes of the chunk (neuron, time in s from chunk start)
+    spike_t: np.ndarray
+    presentation_sample: np.ndarray
+    state: dict
+    seconds: float
+    input_spikes: tuple | None = None
+    inh_spikes: tuple | None = None
+
+
+def summarise_presentations(cfg: Config, consumed, pres_sample, pres_boosts, spike_i, spike_t):
+    """Per-sample spike counts [consumed, N] from each sample's final presentation, and its boosts."""
+    pres = np.floor(spike_t / (cfg.presentation_ms * 1e-3) + 1e-9).astype(int)
+    counts_pp = np.zeros((len(pres_sample), cfg.n_neurons), dtype=np.int32)
+    np.add.at(counts_pp, (np.minimum(pres, len(pres_sample) - 1), spike_i), 1)
+    final = np.zeros(consumed, dtype=int)
+    for p, s in enumerate(pres_sample):
+        if s < consumed:
+            final[s] = p
+    return counts_pp[final], pres_boosts[final].astype(int)
+
+
+# ------------------------------------------------------------------------------------------------
+# simulator
+# ------------------------------------------------------------------------------------------------
+def _build_incremental(device, directory: str, verbose: bool) -> None:
+    """Generate and compile, recompiling only what changed.
+
+    Every object file depends on the makefile, and Brian2 lists some files and clocks in an
+    order that depends on Python's per-process string hashing. A cached build directory would
+    then be recompiled from scratch (~40 s) about every other time. Where a regenerated top-level
+    file holds exactly the same lines as before in another order, the old file (and its time
+    stamp) is kept, so ``make`` reuses the compiled objects.
+    """
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    names = ("makefile", "main.cpp", "run.cpp")
+    before = {}
+    for name in names:
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            with open(path) as fh:
+                before[name] = (fh.read(), os.stat(path))
+    device.build(directory=directory, compile=False, run=False, with_output=verbose)
+    for name, (old, st) in before.items():
+        path = os.path.join(directory, name)
+        with open(path) as fh:
+            new = fh.read()
+        if new != old and sorted(new.split()) == sorted(old.split()):
+            with open(path, "w") as fh:
+                fh.write(old)
+        if sorted(new.split()) == sorted(old.split()):
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    compiler, _ = get_compiler_and_args()
+    device.compile_source(directory, compiler, False, False)
+
+
+_ACTIVE: list = []
+
+
+def _retire_previous(new) -> None:
+    """Close the previous simulator and collect its objects, freeing their Brian2 names."""
+    while _ACTIVE:
+        old = _ACTIVE.pop()()
+        if old is not None and old is not new:
+            old.close()
+    gc.collect()
+    _ACTIVE.append(weakref.ref(new))
+
+
+class Simulator:
+    """One network (learning or frozen) on one backend, run chunk by chunk."""
+
+    def __init__(self, cfg: Config, learning: bool, backend: str = "standalone", n_presentations: int | None = None,
+                 record_input: bool = False, record_inhibitory: bool = False, codegen_target: str | None = None,
+                 build_root: str | None = None, verbose: bool = False):
+        if backend not in BACKENDS:
+            raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        self.cfg, self.learning, self.backend = cfg, learning, backend
+        self.n_presentations = int(n_presentations or cfg.chunk_presentations)
+        self.verbose = verbose
+        self.keep_run_args = False  # parallel workers share run_args files: the parent cleans up
+        self.variables = state_variables(cfg, learning)
+        self.build_seconds = 0.0
+        t0 = time.perf_counter()
+        if backend == "standalone":
+            self._setup_standalone(record_input, record_inhibitory, build_root)
+        else:
+            self._setup_runtime(record_input, record_inhibitory, codegen_target)
+        self.build_seconds = time.perf_counter() - t0
+
+    # ---- set-up ------------------------------------------------------------------------------
+    def _key(self, record_input, record_inhibitory) -> str:
+        spec = {
+            "cfg": {k: v for k, v in self.cfg.to_dict().items() if k not in ("name", "epochs", "label_samples")},
+            "learning": self.learning, "n": self.n_presentations, "rec": [record_input, record_inhibitory],
+            "brian2": b2.__version__,
+        }
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _setup_standalone(self, record_input, record_inhibitory, build_root):
+        from brian2 import device
+
+        key = self._key(record_input, record_inhibitory)
+        self.build_dir = os.path.join(build_root or default_build_root(), f"{'learn' if self.learning else 'frozen'}-{key}")
+        os.makedirs(self.build_dir, exist_ok=True)
+        # One standalone network per process: retire the previous one, then start from a clean
+        # device so the generated code (and object names) never depend on what ran before, and a
+        # cached build directory is reused without recompiling.
+        _retire_previous(self)
+        if b2.get_device().__class__.__name__ != "CPPStandaloneDevice":
+            b2.set_device("cpp_standalone", directory=self.build_dir, build_on_run=False)
+        device.reinit()
+        gc.collect()
+        device.activate(directory=self.build_dir, build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0  # measured: threads slow this network down
+        b2.defaultclock.dt = self.cfg.dt * b2.ms
+        self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
+        # per-run seed from the environment, so one binary gives a fresh, reproducible stream per chunk
+        device.insert_code(
+            "main",
+            f'{{ const char* _s = std::getenv("{SEED_ENV}");\n'
+            "  if (_s) brian::_random_generators[0].seed(std::strtoul(_s, NULL, 10)); }",
+        )
+        # run_args take effect here, so the delays can be copied from the run-time variable d
+        device.apply_run_args()
+        if self.cfg.delay_max > 0:
+            self.objs.syn_input.delay = "d"
+        self.objs.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={},
+                          profile=bool(os.environ.get("STDP_PROFILE")))
+        from filelock import FileLock
+
+        with FileLock(self.build_dir + ".lock"):
+            _build_incremental(device, self.build_dir, self.verbose)
+        self._device = device
+
+    def close(self):
+        """Drop the Brian2 objects (a retired standalone network cannot run again)."""
+        self.objs = None
+
+    def _setup_runtime(self, record_input, record_inhibitory, codegen_target):
+        _retire_previous(self)
+        if b2.get_device().__class__.__name__ != "RuntimeDevice":
+            b2.set_device("runtime")
+        b2.prefs.codegen.target = codegen_target or "cython"
+        b2.defaultclock.dt = self.cfg.dt * b2.ms
+        self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
+        self._t0_spikes = 0
+        self._mon_offsets = {}
+
+    # ---- running -----------------------------------------------------------------------------
+    def _pad(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, dtype=float).reshape(len(images), -1)
+        if images.shape[1] != self.cfg.n_inputs:
+            raise UserError(f"images have {images.shape[1]} pixels but the network has {self.cfg.n_inputs} inputs")
+        if len(images) > self.n_presentations:
+            raise ValueError("more images than presentations in one chunk")
+        padded = np.zeros((self.n_presentations, self.cfg.n_inputs))
+        padded[: len(images)] = images
+        return padded
+
+    def run(self, images: np.ndarray, state: dict, seed: int) -> ChunkResult:
+        """Present ``images`` (values in [0, 1], at most one chunk) starting from ``state``."""
+        state = fill_state(self.cfg, state, self.learning)
+        stim = self._pad(images)
+        n_valid = len(images)
+        t0 = time.perf_counter()
+        if self.backend == "standalone":
+            out = self._run_standalone(stim, n_valid, state, seed)
+        else:
+            out = self._run_runtime(stim, n_valid, state, seed)
+        pres_sample, pres_boosts, spike_i, spike_t, new_state, extra = out
+        consumed = int(min(n_valid, round(float(self.objs.ctrl.sample[0]))))
+        counts, boosts = summarise_presentations(self.cfg, consumed, pres_sample, pres_boosts, spike_i, spike_t)
+        return ChunkResult(consumed, counts, boosts, spike_i, spike_t, pres_sample, new_state,
+                           time.perf_counter() - t0, *extra)
+
+    def _state_values(self, state):
+        for key, (group, var, unit) in self.variables.items():
+            yield getattr(getattr(self.objs, group), var), np.asarray(state[key], dtype=float) * unit
+
+    def _read_state(self) -> dict:
+        return {key: np.array(getattr(getattr(self.objs, g), v)[:], dtype=float)
+                for key, (g, v, _) in self.variables.items()}
+
+    def _read_monitors(self, t_offset: float, offsets: dict | None = None):
+        o = self.objs
+        offsets = offsets or {}
+
+        def spikes(mon):
+            start = offsets.get(mon.name, 0)
+            return np.asarray(mon.i[start:], dtype=int), np.asarray(mon.t[start:] / b2.second) - t_offset
+
+        pres_start = offsets.get("presentations", 0)
+        pres_sample = np.asarray(o.presentations.sample[0][pres_start:], dtype=int)
+        pres_boosts = np.asarray(o.presentations.boosts[0][pres_start:], dtype=int)
+        si, st = spikes(o.spikes_exc)
+        extra = (spikes(o.spikes_input) if o.spikes_input is not None else None,
+                 spikes(o.spikes_inh) if o.spikes_inh is not None else None)
+        return pres_sample, pres_boosts, si, st, extra
+
+    def _run_standalone(self, stim, n_valid, state, seed):
+        o, device = self.objs, self._device
+        run_args = {o.stimulus: stim, o.ctrl.n_valid: float(n_valid), o.ctrl.sample: 0.0,
+                    o.ctrl.boosts: 0.0, o.ctrl.count: 0.0}
+        for view, value in self._state_values(state):
+            run_args[view] = value
+        seed_text = str(int(seed) % (2**32))
+        os.environ[SEED_ENV] = device.run_environment_variables[SEED_ENV] = seed_text
+        # worker processes (parallel evaluation) each write their own results directory
+        results = f"results_{os.getpid()}" if os.environ.get("STDP_TOOLKIT_WORKER") else "results"
+        try:
+            device.run(directory=self.build_dir, results_directory=results, with_output=self.verbose,
+                       run_args=run_args)
+        finally:
+            if not self.keep_run_args:
+                self.cleanup_run_args()
+        pres_sample, pres_boosts, si, st, extra = self._read_monitors(0.0)
+        return pres_sample, pres_boosts, si, st, self._read_state(), extra
+
+    def cleanup_run_args(self):
+        """Delete the per-run input files (weights, stimuli) and worker result directories."""
+        if self.backend != "standalone":
+            return
+        static = os.path.join(self.build_dir, "static_arrays")
+        for fname in os.listdir(static) if os.path.isdir(static) else []:
+            if fname.startswith("init_"):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(static, fname))
+        for name in os.listdir(self.build_dir):
+            if name.startswith("results_"):
+                shutil.rmtree(os.path.join(self.build_dir, name), ignore_errors=True)
+
+    def _run_runtime(self, stim, n_valid, state, seed):
+        o = self.objs
+        o.stimulus.values[:] = stim
+        o.ctrl.n_valid = n_valid
+        o.ctrl.sample = 0
+        o.ctrl.boosts = 0
+        o.ctrl.count = 0
+        for view, value in self._state_values(state):
+            view[:] = value
+        if self.cfg.delay_max > 0:
+            o.syn_input.delay = o.syn_input.d[:]
+        offsets = {m.name: len(m.i) for m in (o.spikes_exc, o.spikes_input, o.spikes_inh) if m is not None}
+        offsets["presentations"] = len(o.presentations.t)
+        t_offset = float(o.net.t / b2.second)
+        b2.seed(int(seed) % (2**32))
+        o.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={})
+        pres_sample, pres_boosts, si, st, extra = self._read_monitors(t_offset, offsets)
+        return pres_sample, pres_boosts, si, st, self._read_state(), extra

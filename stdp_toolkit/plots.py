@@ -1,0 +1,105 @@
+"""Figures a neuroscientist looks at: rasters, receptive fields, θ, confusion, learning curve.
+
+Every function takes plain arrays and returns a matplotlib Figure, so it works the same in a
+notebook and from ``stdp-toolkit plot``.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def receptive_fields(weights: np.ndarray, shape=(28, 28), max_neurons: int = 400, title: str = "Input weights"):
+    """Grid of each neuron's input weights as an image ([n_inputs, n_neurons])."""
+    n = min(weights.shape[1], max_neurons)
+    side = math.ceil(math.sqrt(n))
+    h, w = shape
+    grid = np.full((side * h, side * w), np.nan)
+    for k in range(n):
+        r, c = divmod(k, side)
+        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = weights[:, k].reshape(shape)
+    fig, ax = plt.subplots(figsize=(8, 8))
+    im = ax.imshow(grid, cmap="hot_r", interpolation="nearest", vmin=0)
+    ax.set_title(f"{title} ({n} neurons)")
+    ax.set_xticks([]), ax.set_yticks([])
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    fig.tight_layout()
+    return fig
+
+
+def rasters(groups: dict, t_max: float | None = None, boundaries: float | None = None, title: str = "Spike rasters"):
+    """Raster per population: ``groups`` maps a name to (neuron indices, times in s)."""
+    fig, axes = plt.subplots(len(groups), 1, figsize=(10, 2.4 * len(groups)), sharex=True, squeeze=False)
+    for ax, (name, (i, t)) in zip(axes[:, 0], groups.items()):
+        ax.plot(np.asarray(t) * 1e3, i, "|", ms=3, color="k")
+        ax.set_ylabel(f"{name}\nneuron")
+        if boundaries:
+            top = t_max if t_max is not None else (np.max(t) if len(t) else 0)
+            for b in np.arange(0, top + 1e-9, boundaries):
+                ax.axvline(b * 1e3, color="tab:red", lw=0.6, alpha=0.5)
+    axes[-1, 0].set_xlabel("time (ms)")
+    if t_max is not None:
+        axes[-1, 0].set_xlim(0, t_max * 1e3)
+    axes[0, 0].set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def theta_histogram(theta_volts: np.ndarray):
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.hist(np.asarray(theta_volts) * 1e3, bins=40, color="tab:blue")
+    ax.set_xlabel("adaptive threshold θ (mV)")
+    ax.set_ylabel("neurons")
+    ax.set_title("θ after training")
+    fig.tight_layout()
+    return fig
+
+
+def confusion(cm: np.ndarray, title: str = "Confusion matrix"):
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for (r, c), v in np.ndenumerate(cm):
+        ax.text(c, r, str(v), ha="center", va="center", fontsize=7, color="w" if norm[r, c] > 0.5 else "k")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(cm.shape[1])), ax.set_yticks(range(cm.shape[0]))
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(f"{title} (accuracy {acc:.1%})")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curve(curve, title: str = "Accuracy during training"):
+    """``curve``: [(samples seen, accuracy)], e.g. the running accuracy of a training run."""
+    curve = np.asarray(curve, dtype=float).reshape(-1, 2)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(curve[:, 0], curve[:, 1] * 100, "o-", ms=3)
+    ax.set_xlabel("training samples")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def assignments_histogram(assignments: np.ndarray):
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(range(10), np.bincount(np.asarray(assignments, int), minlength=10))
+    ax.set_xlabel("class")
+    ax.set_ylabel("neurons")
+    ax.set_xticks(range(10))
+    ax.set_title("Neurons per assigned class")
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, path: str) -> str:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,68 @@
+"""Unsupervised readout: label neurons by their responses, then vote.
+
+D&C's two votes: ``mean`` predicts the class whose neurons have the highest mean spike count;
+``proportion`` weights every neuron's spikes by the share of its responses that went to each
+class (it uses every neuron, not just its best class).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+N_CLASSES = 10
+
+
+def class_rates(counts: np.ndarray, labels: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Mean spike count of every neuron per class: [n_neurons, n_classes]."""
+    counts = np.asarray(counts, dtype=float)
+    rates = np.zeros((counts.shape[1], n_classes))
+    for c in range(n_classes):
+        mask = labels == c
+        if mask.any():
+            rates[:, c] = counts[mask].mean(axis=0)
+    return rates
+
+
+def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int = N_CLASSES):
+    """Each neuron's class (highest mean response) and its response proportions per class."""
+    rates = class_rates(counts, labels, n_classes)
+    assignments = rates.argmax(axis=1)
+    total = rates.sum(axis=1, keepdims=True)
+    proportions = np.divide(rates, total, out=np.zeros_like(rates), where=total > 0)
+    return assignments, proportions
+
+
+def predict(counts: np.ndarray, assignments: np.ndarray, proportions: np.ndarray | None = None,
+            method: str = "mean", n_classes: int = N_CLASSES) -> np.ndarray:
+    """Predicted class of each sample from its spike counts [n_samples, n_neurons]."""
+    counts = np.asarray(counts, dtype=float)
+    if method == "mean":
+        scores = np.full((len(counts), n_classes), -1.0)  # a class without neurons never wins
+        for c in range(n_classes):
+            members = assignments == c
+            if members.any():
+                scores[:, c] = counts[:, members].mean(axis=1)
+    elif method == "proportion":
+        scores = counts @ proportions
+    else:
+        raise ValueError(f"unknown vote {method!r}")
+    return scores.argmax(axis=1)
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    cm = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(cm, (labels.astype(int), predictions.astype(int)), 1)
+    return cm
+
+
+def running_accuracy(counts: np.ndarray, labels: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """D&C's training curve: label neurons on block b-1 of the training responses, score block b.
+
+    Returns (samples seen at the end of each scored block, accuracy of that block).
+    """
+    xs, accs = [], []
+    for start in range(block, len(counts) - block + 1, block):
+        a, _ = assign_labels(counts[start - block:start], labels[start - block:start])
+        pred = predict(counts[start:start + block], a)
+        xs.append(start + block)
+        accs.append(float((pred == labels[start:start + block]).mean()))
+    return np.array(xs), np.array(accs)

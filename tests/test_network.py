@@ -1,0 +1,88 @@
+"""Network mechanics on small networks: θ, normalisation, repeats of silent samples, state carry-over."""
+import brian2 as b2
+import numpy as np
+import pytest
+
+from stdp_toolkit.errors import UserError
+from stdp_toolkit.models import EXCITATORY
+from stdp_toolkit.network.config import Config
+from stdp_toolkit.network.simulator import Simulator, initial_state
+
+
+def excitatory_neuron(learning, drive=5.0, t_ms=200):
+    b2.start_scope()
+    b2.set_device("runtime")
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.5 * b2.ms
+    m = EXCITATORY
+    g = b2.NeuronGroup(1, m.eqs(learning), threshold=m.threshold, reset=m.reset_code(learning),
+                       refractory=m.refractory, method=m.method, namespace=m.namespace())
+    g.v = -65 * b2.mV
+    g.theta = 20 * b2.mV
+    g.run_regularly(f"ge = {drive}", dt=b2.defaultclock.dt)  # strong constant excitation
+    mon = b2.SpikeMonitor(g)
+    b2.run(t_ms * b2.ms, namespace={})
+    return mon.num_spikes, float(g.theta[0] / b2.mV)
+
+
+def test_theta_grows_per_spike_while_learning_and_is_frozen_otherwise():
+    n, theta = excitatory_neuron(learning=True)
+    assert n > 5
+    # +0.05 mV per spike; the decay (tau 1e7 ms) is < 1e-5 relative over 200 ms
+    assert theta == pytest.approx(20 + 0.05 * n, abs=1e-3)
+    n_frozen, theta_frozen = excitatory_neuron(learning=False)
+    assert n_frozen >= n and theta_frozen == 20.0
+
+
+def small(**kw):
+    base = dict(n_neurons=20, chunk_presentations=6, min_spikes=5, max_boosts=3)
+    base.update(kw)
+    return Config(**base).validate()
+
+
+def digits(n):
+    from stdp_toolkit.datasets import load_embedded_digits
+
+    x, _ = load_embedded_digits("train")
+    return x[:n].reshape(n, -1) / 255.0
+
+
+def test_normalisation_sums_each_neuron_to_78():
+    cfg = small(rule_params={"nu_pre": 0.0, "nu_post": 0.0})
+    sim = Simulator(cfg, learning=True, backend="runtime", n_presentations=2, codegen_target="numpy")
+    r = sim.run(digits(2), initial_state(cfg, 3), seed=1)
+    sums = r.state["w"].reshape(784, cfg.n_neurons).sum(axis=0)
+    np.testing.assert_allclose(sums, 78.0, rtol=1e-9)
+
+
+def test_silent_sample_is_shown_again_brighter_then_skipped():
+    cfg = small()
+    x = digits(3)
+    x[0] = 0.0  # a blank image never makes 5 spikes
+    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=6, codegen_target="numpy")
+    r = sim.run(x, initial_state(cfg, 3), seed=1)
+    # blank sample: the first presentation + max_boosts repeats, then the counter moves on
+    assert list(r.presentation_sample[:4]) == [0, 0, 0, 0]
+    assert r.boosts[0] == cfg.max_boosts and r.counts[0].sum() == 0
+    assert r.consumed >= 2 and r.counts[1].sum() >= 1
+    assert r.presentation_sample[4] == 1
+
+
+def test_frozen_network_keeps_weights_and_theta():
+    cfg = small()
+    st = initial_state(cfg, 0)
+    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
+    r = sim.run(digits(2), st, seed=0)
+    np.testing.assert_array_equal(r.state["w"], st["w"])
+    np.testing.assert_array_equal(r.state["theta"], st["theta"])
+
+
+def test_bad_inputs():
+    with pytest.raises(UserError, match="backend"):
+        Simulator(small(), learning=False, backend="gpu")
+    with pytest.raises(UserError, match="n_neurons must be an integer > 0"):
+        Config(n_neurons=-3).validate()
+    with pytest.raises(UserError, match="unknown setting"):
+        Config.from_dict({"neurons": 3})
+    with pytest.raises(UserError, match="unknown parameter"):
+        Config(excitatory={"tau": 3}).validate()
