@@ -1,0 +1,92 @@
+"""The CLI: user mistakes give one line on stderr and a non-zero exit, never a traceback."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "stdp_toolkit.cli"]
+
+
+def run_cli(*args, env=None, cwd=None):
+    e = {**os.environ, **(env or {})}
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, env=e, cwd=cwd, timeout=900)
+
+
+def assert_user_error(proc, *words):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("name: tiny\nn_neurons: 10\nchunk_presentations: 50\nlabel_samples: 20\n")
+    return str(path)
+
+
+def test_missing_data_directory(config, tmp_path):
+    p = run_cli("train", config, "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"))
+    assert_user_error(p, "data directory not found", "nowhere")
+
+
+def test_corrupt_idx(config, tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00\x00\x00\x05" * 3 + b"\x01" * 10)
+    (d / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01" * 5)
+    p = run_cli("train", config, "--data-dir", str(d), "--out", str(tmp_path / "run"))
+    assert_user_error(p, "train-images-idx3-ubyte", "truncated or corrupt")
+
+
+def test_unknown_rule(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("n_neurons: 10\nrule: hebbian\n")
+    p = run_cli("train", str(cfg), "--out", str(tmp_path / "run"))
+    assert_user_error(p, "unknown STDP rule 'hebbian'", "dc_trace")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--train-samples", "-5"], ["--train-samples", "must be > 0"]),
+    (["--train-samples", "many"], ["--train-samples", "whole number"]),
+])
+def test_bad_sizes_on_the_command_line(config, tmp_path, args, words):
+    p = run_cli("train", config, "--out", str(tmp_path / "run"), *args)
+    assert_user_error(p, *words)
+
+
+def test_negative_size_in_config(tmp_path):
+    cfg = tmp_path / "neg.yaml"
+    cfg.write_text("n_neurons: -100\n")
+    p = run_cli("train", str(cfg), "--out", str(tmp_path / "run"))
+    assert_user_error(p, "n_neurons must be an integer > 0")
+
+
+def test_missing_config_and_run(tmp_path):
+    assert_user_error(run_cli("train", str(tmp_path / "none.yaml"), "--out", str(tmp_path)), "config file not found")
+    assert_user_error(run_cli("evaluate", str(tmp_path / "norun")), "no checkpoint")
+
+
+@pytest.mark.slow
+def test_train_evaluate_plot_on_real_data(config, tmp_path, mnist_dir):
+    out = str(tmp_path / "run")
+    p = run_cli("train", config, "--data-dir", mnist_dir, "--train-samples", "60", "--out", out, "--quiet")
+    assert p.returncode == 0, p.stderr
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    for key in ("train_samples", "train_seconds", "seconds_per_sample", "backend", "n_neurons"):
+        assert key in metrics
+    assert metrics["train_samples"] == 60 and metrics["n_neurons"] == 10
+    p = run_cli("evaluate", out, "--data-dir", mnist_dir, "--test-samples", "40", "--json")
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert res["test_samples"] == 40 and 0 <= res["accuracy"] <= 1 and res["seconds"] > 0
+    p = run_cli("plot", out, "--data-dir", mnist_dir, "--raster-samples", "2")
+    assert p.returncode == 0, p.stderr
+    figs = set(os.listdir(os.path.join(out, "figures")))
+    assert {"receptive_fields.png", "rasters.png", "theta.png", "confusion.png", "learning_curve.png"} <= figs or \
+        {"receptive_fields.png", "rasters.png", "theta.png", "confusion.png"} <= figs

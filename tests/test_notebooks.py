@@ -1,0 +1,29 @@
+"""The core notebook runs top to bottom (at small size)."""
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def execute(name: str, timeout: int = 600, env: dict | None = None):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = os.path.join(ROOT, "notebooks", name)
+    nb = nbformat.read(path, as_version=4)
+    old = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": os.path.dirname(path)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return nb
+
+
+def test_explore_network_notebook():
+    nb = execute("explore_network.ipynb", env={"NB_NEURONS": "30", "NB_SAMPLES": "2", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
