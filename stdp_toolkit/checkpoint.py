@@ -57,6 +57,16 @@ def save(path: str, arrays: dict, meta: dict) -> None:
         raise
 
 
+def remove_stale_temporaries(directory: str) -> None:
+    """Delete temporary files a killed writer left behind (the real files are never partial)."""
+    for name in os.listdir(directory):
+        if name.startswith(".tmp-") and name.endswith((".npz", ".json")):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
 def load(path: str) -> tuple[dict, dict]:
     """Return (arrays, meta) from a checkpoint, or raise UserError if missing or damaged."""
     if not os.path.isfile(path):
