@@ -128,6 +128,7 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     if len(x) == 0:
         raise UserError("no training samples: give --train-samples > 0")
     os.makedirs(run_dir, exist_ok=True)
+    checkpoint.remove_stale_temporaries(run_dir)
     path = os.path.join(run_dir, CHECKPOINT)
     if resume and os.path.exists(path):
         run = RunState.load(run_dir)
