@@ -1,0 +1,92 @@
+"""Cost of training and evaluation against network size (C++ standalone).
+
+    python bench/scaling.py --sizes 100 400 1600 6400 --samples 200 [--data-dir ../shared/data]
+
+For each size: build time, then CPU time and wall time per sample of one learning chunk and
+one frozen (evaluation) chunk, and the peak resident memory of the simulation process. Each
+size runs in a fresh subprocess so the peak-memory figures do not mix. Results as JSON lines
+(and a PNG plot with --plot).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def measure(n: int, samples: int, data_dir: str | None) -> dict:
+    import numpy as np
+
+    from stdp_toolkit.datasets import load_images
+    from stdp_toolkit.network.config import Config
+    from stdp_toolkit.network.simulator import Simulator, initial_state, rest_state
+
+    x, _, _ = load_images(data_dir, "train")
+    x = x[:samples].reshape(samples, -1) / 255.0
+    cfg = Config(n_neurons=n, chunk_presentations=samples).validate()
+    out = {"neurons": n, "synapses": 784 * n, "samples": samples}
+    for learning in (True, False):
+        tag = "train" if learning else "eval"
+        t0 = time.perf_counter()
+        sim = Simulator(cfg, learning=learning, backend="standalone")
+        out[f"{tag}_build_s"] = time.perf_counter() - t0
+        st = initial_state(cfg, 0) if learning else rest_state(cfg, initial_state(cfg, 0))
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        r = sim.run(x, st, seed=1)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        out[f"{tag}_ms_per_sample_wall"] = 1e3 * (time.perf_counter() - t0) / r.consumed
+        out[f"{tag}_ms_per_sample_cpu"] = 1e3 * cpu / r.consumed
+        out[f"{tag}_spikes_per_sample"] = float(np.mean(r.counts.sum(1)))
+    # ru_maxrss of children: the largest simulation process of this subprocess (kB on Linux)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600, 6400])
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--data-dir")
+    ap.add_argument("--plot")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.samples, args.data_dir)), flush=True)
+        return 0
+    rows = []
+    for n in args.sizes:
+        cmd = [sys.executable, __file__, "--one", str(n), "--samples", str(args.samples)]
+        if args.data_dir:
+            cmd += ["--data-dir", args.data_dir]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        if res.returncode != 0:
+            print(res.stderr[-2000:], file=sys.stderr)
+            return 1
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+        ns = [r["neurons"] for r in rows]
+        for key, label in (("train_ms_per_sample_cpu", "train"), ("eval_ms_per_sample_cpu", "evaluate")):
+            a.loglog(ns, [r[key] for r in rows], "o-", label=label)
+        a.set_xlabel("excitatory neurons"), a.set_ylabel("CPU ms per sample"), a.legend(), a.grid(alpha=0.3)
+        b.loglog(ns, [r["peak_rss_mb"] for r in rows], "o-")
+        b.set_xlabel("excitatory neurons"), b.set_ylabel("peak memory of the simulation (MB)"), b.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
