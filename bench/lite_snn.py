@@ -1,0 +1,71 @@
+"""LITE-SNN benchmark: every model on N-MNIST, SST-2 and the sequence-length study.
+
+    python bench/lite_snn.py --data-dir ../shared/data --out runs/lite-bench [--only nmnist,sst2,recall]
+
+Each run writes ``<out>/<task>_<model>[_L<length>].json`` (and a ``.pt`` checkpoint); finished runs are
+skipped and interrupted ones resume from their checkpoint, so the script can be re-run at will.
+Afterwards ``stdp-toolkit lite-report --runs <out>`` prints the comparison table and draws the plots.
+Single-threaded (``torch.set_num_threads(1)``) so that it can share a small machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from stdp_toolkit.torch_bridge.sequence.train import TrainConfig, checkpoint_path, train
+
+NMNIST = dict(task="nmnist", epochs=30, batch_size=32, lr=2e-3, n_bins=10, shift=2)
+SST2 = dict(task="sst2", epochs=3, batch_size=128, lr=2e-3, max_len=48, dropout=0.2, log_every=50)
+RECALL = dict(task="recall", epochs=12, batch_size=32, lr=2e-3, n_train=1500, n_val=500)
+# the longest length gets half the epochs and 2/3 of the sequences (2-core machine shared by three jobs)
+RECALL_LONG = dict(RECALL, epochs=6, n_train=1000)
+LENGTHS = (25, 50, 100, 200, 400)
+
+
+def plan(only: set[str], lengths=LENGTHS):
+    runs = []
+    if "nmnist" in only:
+        runs += [dict(NMNIST, model=m) for m in ("lite", "vanilla", "cnn", "lstm", "gru")]
+    if "sst2" in only:
+        runs += [dict(SST2, model=m) for m in ("lite", "lstm", "gru", "vanilla", "cnn")]
+    if "recall" in only:
+        runs += [dict(RECALL if n < 400 else RECALL_LONG, model=m, length=n)
+                 for n in lengths for m in ("vanilla", "lite", "gru", "lstm")]
+    return runs
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=None, help="folder with nmnist-small/ and sst2/ (default $STDP_DATA_DIR)")
+    ap.add_argument("--out", default="runs/lite-bench")
+    ap.add_argument("--only", default="nmnist,sst2,recall")
+    ap.add_argument("--models", default=None, help="comma-separated subset of models to run (default: all)")
+    ap.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="recall: sequence lengths")
+    ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every run's epochs (quick looks)")
+    args = ap.parse_args(argv)
+    models = set(args.models.split(",")) if args.models else None
+    for spec in plan(set(args.only.split(",")), [int(v) for v in args.lengths.split(",")]):
+        if models is not None and spec["model"] not in models:
+            continue
+        spec = dict(spec, epochs=max(1, round(spec["epochs"] * args.epochs_scale)))
+        sub = spec.pop("sub", None)
+        out = str(Path(args.out) / sub) if sub else args.out
+        cfg = TrainConfig(data_dir=args.data_dir, out=out, resume=True, **spec)
+        done = checkpoint_path(cfg).with_suffix(".json")
+        if done.exists():
+            print(f"skip {done} (done)", flush=True)
+            continue
+        t0 = time.time()
+        print(f"== {cfg.task} {cfg.model}" + (f" L={cfg.length}" if cfg.task == "recall" else ""), flush=True)
+        res = train(cfg, log=lambda s: print("  " + s, flush=True))
+        print(json.dumps({"task": cfg.task, "model": cfg.model, "test_accuracy": res["test_accuracy"],
+                          "params": res["params"], "energy_synaptic_J": res["energy_synaptic_J"],
+                          "wall_s": round(time.time() - t0, 1)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
