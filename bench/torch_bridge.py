@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmarks of the PyTorch bridge (docs/benchmarks-torch-bridge.md).
+"""Benchmarks of the PyTorch bridge (docs/benchmarks.md, section 3).
 
 Runs the CLI pipeline and collects every command's ``--json`` output into ``<out>/results.json``:
 

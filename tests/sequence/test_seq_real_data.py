@@ -1,4 +1,4 @@
-"""Small real-data runs must beat chance clearly (the full-size figures are in docs/benchmarks-lite-snn.md)."""
+"""Small real-data runs must beat chance clearly (the full-size figures are in docs/benchmarks.md, section 4)."""
 import pytest
 
 pytest.importorskip("torch")
