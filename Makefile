@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-EXTRAS ?= torch,events,dev
+EXTRAS ?= torch,events,sweep,dev
 # the shared real data sets, when they sit beside the repository (tests skip without them)
 DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 

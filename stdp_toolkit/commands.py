@@ -49,6 +49,28 @@ def register(sub) -> None:
     p.add_argument("--raster-samples", type=_positive_int, default=3)
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("report", help="compression, synaptic operations, energy and memory of a trained run")
+    p.add_argument("run_dir")
+    p.add_argument("--reference", help="uncompressed run directory to compare energy, ops and accuracy against")
+    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    p.add_argument("--samples", type=_positive_int, default=500, help="test samples whose spikes are counted")
+    p.add_argument("--no-figures", action="store_true", help="skip the mask and weight-histogram figures")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("sweep", help="accuracy vs sparsity x levels of a trained run on Dask, with a Pareto plot")
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    p.add_argument("--sparsities", default="0,0.5,0.65,0.8", help="comma-separated fractions pruned, each in [0, 1)")
+    p.add_argument("--levels", default="0,4,16,256", help="comma-separated levels, 2..256 (0: float weights)")
+    p.add_argument("--scheme", choices=("uniform", "kmeans"), default="uniform")
+    p.add_argument("--label-samples", type=_positive_int, default=1000)
+    p.add_argument("--test-samples", type=_positive_int, default=1000)
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="local cluster processes")
+    p.add_argument("--out", help="results JSON (default: RUN_DIR/sweep.json; the plot goes to RUN_DIR/figures)")
+    p.set_defaults(func=cmd_sweep)
+
     p = sub.add_parser("demo", help="train and evaluate a small network on the embedded digits (offline)")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--train-samples", type=_positive_int, default=3000)
@@ -107,6 +129,10 @@ def train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_sampl
         build_seconds=run.extra.get("build_seconds_train"), label_samples=n_label,
         label_seconds=time.perf_counter() - t0, data=source, curve=run.curve,
     ))
+    if cfg.compression_settings() is not None:
+        from .compression.report import compression_summary
+
+        metrics = _write_metrics(out, {"compression_training": compression_summary(run)})
     return run, metrics
 
 
@@ -182,6 +208,8 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3) -> list[s
                         t_max=t_max, boundaries=run.cfg.presentation_ms * 1e-3,
                         title=f"{raster_samples} test samples (red lines: presentation starts)")
     out.append(plots.save(fig, os.path.join(fig_dir, "rasters.png")))
+    if "mask" in run.state:
+        out += compression_figures(run_dir)
     return out
 
 
@@ -212,4 +240,73 @@ def cmd_demo(args) -> int:
     print(f"accuracy on {len(yt)} held-out embedded digits: {res['accuracy']:.1%} "
           f"(proportion vote {res['accuracy_proportion']:.1%}; chance 10%)")
     print(f"figures: {os.path.dirname(figures[0])}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# compression (stdp_toolkit/compression)
+# ------------------------------------------------------------------------------------------------
+def compression_figures(run_dir: str) -> list[str]:
+    """Pruning masks and before/after-quantization weight histograms of a run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import plots
+    from .compression.report import mask_of
+    from .experiment import RunState
+
+    run = RunState.load(run_dir)
+    fig_dir = os.path.join(run_dir, "figures")
+    os.makedirs(fig_dir, exist_ok=True)
+    mask = mask_of(run)
+    out = [plots.save(plots.pruning_masks(mask), os.path.join(fig_dir, "pruning_masks.png"))]
+    if "w_unquantized" in run.state:
+        out.append(plots.save(plots.weight_histograms(run.state["w_unquantized"], run.state["w"], mask),
+                              os.path.join(fig_dir, "weight_histograms.png")))
+    return out
+
+
+def cmd_report(args) -> int:
+    from .compression.report import build_report, format_report
+
+    x, y, _ = _load(args.data_dir, "test", None)
+    n = min(args.samples, len(x))
+    rep = build_report(args.run_dir, x[:n], y[:n], reference=args.reference)
+    if not args.no_figures:
+        rep["figures"] = compression_figures(args.run_dir)
+    _write_metrics(args.run_dir, {"compression": rep})
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        print(format_report(rep))
+    return 0
+
+
+def _number_list(text: str, kind, what: str) -> list:
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+def cmd_sweep(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import checkpoint, plots
+    from .compression.sweep import pareto_front, run_sweep
+
+    sparsities = _number_list(args.sparsities, float, "--sparsities")
+    levels = [k or None for k in _number_list(args.levels, int, "--levels")]
+    results = run_sweep(args.run_dir, args.data_dir, sparsities, levels, args.scheme, args.label_samples,
+                        args.test_samples, args.scheduler, args.workers)
+    out = args.out or os.path.join(args.run_dir, "sweep.json")
+    checkpoint.write_json(out, {"points": results, "pareto": pareto_front(results)})
+    fig_dir = os.path.join(args.run_dir, "figures")
+    os.makedirs(fig_dir, exist_ok=True)
+    fig = plots.save(plots.pareto(results, title=f"{args.scheme} quantization"), os.path.join(fig_dir, "pareto.png"))
+    for r in results:
+        print(f"sparsity {r['measured_sparsity']:.2f}  levels {r['levels'] or 'float':>5}  "
+              f"{r['bits_per_synapse']:6.2f} bits/synapse  accuracy {r['accuracy']:.2%}")
+    print(f"results: {out}; Pareto plot: {fig}")
     return 0

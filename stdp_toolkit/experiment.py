@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import checkpoint, readout
+from .compression import training as compression_training
 from .errors import UserError
 from .network.config import Config
 from .network.simulator import Simulator, initial_state, rest_state
@@ -132,13 +133,18 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     path = os.path.join(run_dir, CHECKPOINT)
     if resume and os.path.exists(path):
         run = RunState.load(run_dir)
-        if run.cfg.to_dict() != cfg.to_dict() or run.seed != seed or run.train_samples != len(x):
+        same = {k: v for k, v in run.cfg.to_dict().items() if k != "name"} == \
+            {k: v for k, v in cfg.to_dict().items() if k != "name"}  # the name is only a label
+        if not same or run.seed != seed or run.train_samples != len(x):
             raise UserError(f"{run_dir} holds a run with another config, seed or sample count; "
                             "use a new --out directory or --no-resume to start over")
     else:
         run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend)
     total = len(x) * cfg.epochs
+    compress = cfg.compression_settings() is not None
     if run.samples_seen >= total:
+        if compress and compression_training.finish(run):
+            run.save(run_dir)
         return run
     block = curve_block(len(x))
     sim = Simulator(cfg, learning=True, backend=backend, codegen_target=codegen_target)
@@ -148,13 +154,16 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     while run.samples_seen < total:
         epoch, pos = divmod(run.samples_seen, len(x))
         order = _epoch_order(seed, epoch, len(x))[pos: pos + sim.n_presentations]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_children()
         result = sim.run(x[order], run.state, chunk_seed(seed, "train", run.chunks_done))
         run.train_seconds += time.perf_counter() - t0
-        run.state = result.state
+        run.extra["train_cpu_children_seconds"] = run.extra.get("train_cpu_children_seconds", 0.0) + _cpu_children() - c0
+        run.state = {**run.state, **result.state}  # keeps bookkeeping arrays the simulator does not carry
         _update_curve(run, result.counts, y[order[: result.consumed]], block)
         run.samples_seen += result.consumed
         run.chunks_done += 1
+        if compress:
+            compression_training.after_chunk(run, result, len(order))
         run.save(run_dir)
         bar.update(result.consumed)
         bar.set_postfix(spikes=f"{result.counts.sum(1).mean():.1f}", repeats=f"{result.boosts.mean():.2f}")
@@ -163,8 +172,18 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
             break
     bar.close()
     run.extra["build_seconds_train"] = sim.build_seconds
+    if compress and run.samples_seen >= total:
+        compression_training.finish(run)
     run.save(run_dir)
     return run
+
+
+def _cpu_children() -> float:
+    """CPU seconds of finished child processes (the standalone binary runs as one)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _update_curve(run: RunState, counts: np.ndarray, labels: np.ndarray, block: int) -> None:

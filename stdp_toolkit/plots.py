@@ -103,3 +103,69 @@ def save(fig, path: str) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# ---- compression (stdp_toolkit/compression) ------------------------------------------------------
+def pruning_masks(mask: np.ndarray, shape=(28, 28), max_neurons: int = 100, title: str = "Pruning masks"):
+    """Each neuron's kept (white) and pruned (black) input synapses as an image ([n_inputs, n_neurons])."""
+    mask = np.asarray(mask, dtype=float)
+    n = min(mask.shape[1], max_neurons)
+    side = math.ceil(math.sqrt(n))
+    h, w = shape
+    grid = np.full((side * (h + 1), side * (w + 1)), 0.5)
+    for k in range(n):
+        r, c = divmod(k, side)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = mask[:, k].reshape(shape)
+    fig, ax = plt.subplots(figsize=(8, 8))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(f"{title}: white kept, black pruned ({n} of {mask.shape[1]} neurons, "
+                 f"{1 - mask.mean():.0%} pruned)")
+    ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def weight_histograms(before: np.ndarray, after: np.ndarray, mask: np.ndarray | None = None, bins: int = 100,
+                      title: str = "Input weights before and after quantization"):
+    """Histograms of the unpruned weights before and after quantization (log count axis)."""
+    before, after = np.asarray(before, float).ravel(), np.asarray(after, float).ravel()
+    keep = np.ones_like(before, bool) if mask is None else np.asarray(mask).ravel() > 0
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    hi = max(before[keep].max(initial=0), after[keep].max(initial=0), 1e-6)
+    edges = np.linspace(0, hi, bins + 1)
+    ax.hist(before[keep], bins=edges, alpha=0.6, label="before (float)", color="tab:blue")
+    ax.hist(after[keep], bins=edges, alpha=0.8, label=f"after ({np.unique(after[keep]).size} levels)",
+            color="tab:red", histtype="step", lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("weight (unpruned synapses)")
+    ax.set_ylabel("synapses")
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def pareto(results: list, x: str = "bits_per_synapse", y: str = "accuracy", title: str = "Accuracy vs compression"):
+    """Scatter of sweep results (dicts with ``x``, ``y``, sparsity, levels), Pareto front joined."""
+    xs = np.array([r[x] for r in results], float)
+    ys = np.array([r[y] for r in results], float)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    sc = ax.scatter(xs, ys * 100, c=[r["sparsity"] for r in results], cmap="viridis", s=40, zorder=3)
+    for r, xv, yv in zip(results, xs, ys):
+        ax.annotate(f"{r['levels'] or 'fp'}", (xv, yv * 100), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    order = np.lexsort((-ys, xs))
+    front, best = [], -np.inf
+    for k in order:
+        if ys[k] > best:
+            front.append(k)
+            best = ys[k]
+    ax.plot(xs[front], ys[front] * 100, "-", color="tab:red", lw=1.2, label="Pareto front", zorder=2)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("effective bits per synapse (weights + sparsity storage)")
+    ax.set_ylabel("accuracy (%)")
+    fig.colorbar(sc, ax=ax, label="fraction pruned")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    ax.set_title(title + " (labels: levels)")
+    fig.tight_layout()
+    return fig

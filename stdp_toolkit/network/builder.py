@@ -42,6 +42,10 @@ class NetworkObjects:
     n_presentations: int
 
 
+# rules whose ``on_pre`` only lowers a weight and clips it at 0 (see plasticity.py)
+_PRE_DEPRESSION_ONLY = {"dc_trace", "additive", "multiplicative", "power_law"}
+
+
 def input_connectivity(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Synapse order of the all-to-all input projection: pre-major (index = pre * N + post)."""
     i = np.repeat(np.arange(cfg.n_inputs), cfg.n_neurons)
@@ -79,6 +83,10 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     ctrl.namespace.update(period=period, min_spikes=cfg.min_spikes, max_boosts=cfg.max_boosts)
 
     zeros_in = np.zeros(n_in, dtype=int)
+    # pruning (compression section): a 0/1 ``mask`` per input synapse and a correlation trace
+    # ``c`` (sum of the presynaptic trace at postsynaptic spikes); ``x_int`` integrates the
+    # presynaptic trace over time (its chance level). See stdp_toolkit/compression/pruning.py.
+    prune = learning and cfg.prunes
     # ``p`` = spike probability per step, set once per presentation (not recomputed every step
     # from the TimedArray): the threshold then only reads p, and skips black pixels at once.
     inp_eqs = f"""
@@ -87,6 +95,7 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     boosts : 1 (linked)
     n_valid : 1 (linked)
     {rule.pre_trace if learning else ''}
+    {"x_int : 1" if prune else ''}
     """
     inputs = b2.NeuronGroup(
         n_in, inp_eqs, threshold=inp_m.threshold,
@@ -99,6 +108,11 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
         "p = int(sample < n_valid) * stimulus(sample * second, i) * (max_rate + boosts * boost_rate) * dt",
         clock=pres_clock, when="start", name="inputs_set_rate",
     )
+    if prune:
+        # time integral of the pre trace (in ms) while the input is on, summed each step: the
+        # chance level of the correlation score (as an ODE the group's exact integrator fails)
+        inputs.run_regularly("x_int += x_in * dt / ms * int(timestep(t, dt) % period < on_steps)",
+                             when="end", name="inputs_integrate_trace")
     inputs.sample = b2.linked_var(ctrl, "sample", index=zeros_in)
     inputs.boosts = b2.linked_var(ctrl, "boosts", index=zeros_in)
     inputs.n_valid = b2.linked_var(ctrl, "n_valid", index=zeros_in)
@@ -122,6 +136,15 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
         syn_model = "w : 1\nwsum_post = w : 1 (summed)"
         on_pre = "ge_post += w\n" + rule.on_pre
         on_post = rule.on_post or None
+        if prune:
+            # Invariant: w == 0 wherever mask == 0 (the simulator zeroes pruned weights before a run).
+            # A zero weight transmits nothing, so ``ge_post += w`` needs no mask. Every update that
+            # can raise a weight is followed by ``w *= mask``: the built-in rules' pre-spike updates
+            # are depressions clipped at 0 (a zero weight stays zero), so only theirs is skipped.
+            syn_model += "\nmask : 1\nc : 1"
+            if rule.on_pre and rule.name not in _PRE_DEPRESSION_ONLY:
+                on_pre += "\nw = w * mask"
+            on_post = (rule.on_post + "\n" if rule.on_post else "") + "w = w * mask\nc += x_in_pre"
     else:
         syn_model, on_pre, on_post = "w : 1", "ge_post += w", None
     syn_model += delay_var

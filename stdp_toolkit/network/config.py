@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import yaml
 
@@ -36,19 +36,33 @@ class Config:
     epochs: int = 1
     label_samples: int = 10000
     chunk_presentations: int = 1000      # presentations per compiled run (standalone)
+    method: str = "euler"                # integration of the E and I neurons: euler | exponential_euler
+    compression: dict = field(default_factory=dict)  # pruning/quantization during training (see compression.settings)
 
     # ---- derived models -------------------------------------------------------------------------
     def excitatory_model(self):
-        return EXCITATORY.with_params(**self.excitatory)
+        return replace(EXCITATORY.with_params(**self.excitatory), method=self.method)
 
     def inhibitory_model(self):
-        return INHIBITORY.with_params(**self.inhibitory)
+        return replace(INHIBITORY.with_params(**self.inhibitory), method=self.method)
 
     def input_model(self):
         return POISSON_INPUT.with_params(**self.input)
 
     def plasticity(self):
         return get_rule(self.rule, **self.rule_params)
+
+    def compression_settings(self):
+        """Parsed ``compression`` section, or None when it is empty."""
+        from ..compression.settings import parse
+
+        return parse(self.compression, self.chunk_presentations)
+
+    @property
+    def prunes(self) -> bool:
+        """Whether the learning network carries a pruning mask and correlation trace."""
+        c = self.compression_settings()
+        return c is not None and c.prune is not None
 
     @property
     def steps_per_presentation(self) -> int:
@@ -84,11 +98,14 @@ class Config:
         positive("epochs", self.epochs, integer=True)
         positive("label_samples", self.label_samples, integer=True)
         positive("chunk_presentations", self.chunk_presentations, integer=True)
-        for section in ("excitatory", "inhibitory", "input", "rule_params"):
+        if self.method not in ("euler", "exponential_euler"):
+            raise UserError(f"method must be 'euler' or 'exponential_euler', got {self.method!r}")
+        for section in ("excitatory", "inhibitory", "input", "rule_params", "compression"):
             if not isinstance(getattr(self, section), dict):
                 raise UserError(f"config section {section} must be a mapping of parameter: value")
         # building the models checks parameter names and the rule name
         self.excitatory_model(), self.inhibitory_model(), self.plasticity()
+        self.compression_settings()
         inp = self.input_model().params
         for key in ("t_on", "max_rate"):
             positive(f"input.{key}", inp[key])

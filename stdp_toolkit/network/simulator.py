@@ -61,6 +61,10 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
             variables[name] = ("exc", name, 1)
         if rule.pre_trace:
             variables["x_in"] = ("inputs", "x_in", 1)
+        if cfg.prunes:
+            variables["mask"] = ("syn_input", "mask", 1)
+            variables["c"] = ("syn_input", "c", 1)
+            variables["x_int"] = ("inputs", "x_int", 1)
     return variables
 
 
@@ -86,8 +90,11 @@ def fill_state(cfg: Config, state: dict, learning: bool) -> dict[str, np.ndarray
     full = dict(state)
     for key, (group, _, _) in state_variables(cfg, learning).items():
         if key not in full:
-            size = cfg.n_inputs if group == "inputs" else cfg.n_neurons
-            full[key] = np.zeros(size)
+            size = {"inputs": cfg.n_inputs, "syn_input": cfg.n_inputs * cfg.n_neurons}.get(group, cfg.n_neurons)
+            full[key] = np.ones(size) if key == "mask" else np.zeros(size)
+    if "mask" in full:
+        # pruned synapses hold weight 0 (the builder relies on it: they neither transmit nor learn)
+        full["w"] = np.where(np.asarray(full["mask"]) > 0, full["w"], 0.0)
     return full
 
 
@@ -202,8 +209,12 @@ class Simulator:
 
     # ---- set-up ------------------------------------------------------------------------------
     def _key(self, record_input, record_inhibitory) -> str:
+        cfg = {k: v for k, v in self.cfg.to_dict().items() if k not in ("name", "epochs", "label_samples", "compression")}
+        if self.learning and self.cfg.prunes:
+            # only whether the mask exists changes the code: schedules and levels are run-time data
+            cfg["prune_mask"] = True
         spec = {
-            "cfg": {k: v for k, v in self.cfg.to_dict().items() if k not in ("name", "epochs", "label_samples")},
+            "cfg": cfg,
             "learning": self.learning, "n": self.n_presentations, "rec": [record_input, record_inhibitory],
             "brian2": b2.__version__,
         }

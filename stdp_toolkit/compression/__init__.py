@@ -1,0 +1,1 @@
+"""Pruning and conductance quantization during STDP training, with a compression/energy report."""
