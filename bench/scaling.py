@@ -34,7 +34,12 @@ def measure(n: int, samples: int, data_dir: str | None) -> dict:
         t0 = time.perf_counter()
         sim = Simulator(cfg, learning=learning, backend="standalone")
         out[f"{tag}_build_s"] = time.perf_counter() - t0
-        st = initial_state(cfg, 0) if learning else rest_state(cfg, initial_state(cfg, 0))
+        st = initial_state(cfg, 0)
+        if not learning:
+            # evaluation sees trained weights, which are normalised (sum 78 per neuron); the raw
+            # random initial weights sum to ~120 and drive the frozen network far too hard
+            w = st["w"].reshape(cfg.n_inputs, n)
+            st = rest_state(cfg, {**st, "w": (w * cfg.norm_total / w.sum(0)).ravel()})
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         r = sim.run(x, st, seed=1)
