@@ -16,21 +16,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
 import time
 
 from stdp_toolkit.compression import training
 from stdp_toolkit.datasets import load_images
-from stdp_toolkit.experiment import RunState
+from stdp_toolkit.experiment import RunState, child_cpu_seconds
 from stdp_toolkit.network.config import Config
 from stdp_toolkit.network.simulator import Simulator, initial_state
-
-
-def cpu_children() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def main() -> int:
@@ -61,9 +55,9 @@ def main() -> int:
             sims[name] = sim.build_seconds
             run = RunState(cfg=cfg, seed=0, state=initial_state(cfg, 0))
             imgs = x[r * args.presentations: (r + 1) * args.presentations]
-            c0, t0 = cpu_children(), time.perf_counter()
+            c0, t0 = child_cpu_seconds(), time.perf_counter()
             res = sim.run(imgs, run.state, seed=r)
-            cpu, wall = cpu_children() - c0, time.perf_counter() - t0
+            cpu, wall = child_cpu_seconds() - c0, time.perf_counter() - t0
             results[name]["cpu"].append(1e3 * cpu / res.consumed)
             results[name]["wall"].append(1e3 * wall / res.consumed)
             if name == "compressed":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 
@@ -41,14 +40,14 @@ def main() -> int:
     run = E.label(run, x[: cfg.label_samples], y[: cfg.label_samples], workers=args.workers)
     run.save(args.out)
     label_s = time.perf_counter() - t0
-    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0 = E.child_cpu_seconds()
     res = E.evaluate(run, xt, yt, workers=args.workers)
-    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    eval_cpu = E.child_cpu_seconds() - c0
     out = dict(config=cfg.name, n_neurons=cfg.n_neurons, rule=cfg.rule, train_samples=run.samples_seen,
                train_seconds=run.train_seconds, ms_per_train_sample=1e3 * run.train_seconds / run.samples_seen,
                train_cpu_seconds=run.extra.get("train_cpu_children_seconds"), label_seconds=label_s,
                eval_seconds=res["seconds"], eval_workers=args.workers,
-               eval_cpu_seconds=(c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime),
+               eval_cpu_seconds=eval_cpu,
                accuracy=res["accuracy"], accuracy_proportion=res["accuracy_proportion"],
                test_samples=res["test_samples"], mean_spikes_per_sample=res["mean_spikes_per_sample"])
     print(json.dumps(out, indent=2))

@@ -22,13 +22,9 @@ import time
 import numpy as np
 
 from stdp_toolkit.datasets import load_images
+from stdp_toolkit.experiment import child_cpu_seconds
 from stdp_toolkit.network.config import Config
 from stdp_toolkit.network.simulator import Simulator, initial_state
-
-
-def cpu_children() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def cpu_self() -> float:
@@ -62,9 +58,9 @@ def main() -> int:
     state = initial_state(cfg, 0)
     wall, cpu, pos = [], [], 0
     for c in range(args.chunks):
-        c0, t0 = cpu_children(), time.perf_counter()
+        c0, t0 = child_cpu_seconds(), time.perf_counter()
         r = sim.run(x[pos: pos + args.presentations], state, seed=c)
-        dt, dc = time.perf_counter() - t0, cpu_children() - c0
+        dt, dc = time.perf_counter() - t0, child_cpu_seconds() - c0
         state, pos = r.state, pos + r.consumed
         wall.append(dt / r.consumed)
         cpu.append(dc / r.consumed)

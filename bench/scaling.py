@@ -22,6 +22,7 @@ def measure(n: int, samples: int, data_dir: str | None) -> dict:
     import numpy as np
 
     from stdp_toolkit.datasets import load_images
+    from stdp_toolkit.experiment import child_cpu_seconds
     from stdp_toolkit.network.config import Config
     from stdp_toolkit.network.simulator import Simulator, initial_state, rest_state
 
@@ -40,11 +41,9 @@ def measure(n: int, samples: int, data_dir: str | None) -> dict:
             # random initial weights sum to ~120 and drive the frozen network far too hard
             w = st["w"].reshape(cfg.n_inputs, n)
             st = rest_state(cfg, {**st, "w": (w * cfg.norm_total / w.sum(0)).ravel()})
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
+        c0, t0 = child_cpu_seconds(), time.perf_counter()
         r = sim.run(x, st, seed=1)
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        cpu = child_cpu_seconds() - c0
         out[f"{tag}_ms_per_sample_wall"] = 1e3 * (time.perf_counter() - t0) / r.consumed
         out[f"{tag}_ms_per_sample_cpu"] = 1e3 * cpu / r.consumed
         out[f"{tag}_spikes_per_sample"] = float(np.mean(r.counts.sum(1)))

@@ -20,10 +20,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _data_dir_option(p) -> None:
+    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a network with STDP, then label its neurons")
     p.add_argument("config", help="experiment config (YAML), e.g. networks/dc400.yaml")
-    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    _data_dir_option(p)
     p.add_argument("--train-samples", type=_positive_int, help="training samples per epoch (default: all)")
     p.add_argument("--label-samples", type=_positive_int, help="training samples used to label neurons (default: config)")
     p.add_argument("--backend", choices=("runtime", "standalone"), default="standalone")
@@ -35,7 +39,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="accuracy of a trained run on the test set")
     p.add_argument("run_dir")
-    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    _data_dir_option(p)
     p.add_argument("--test-samples", type=_positive_int, help="number of test samples (default: all)")
     p.add_argument("--backend", choices=("runtime", "standalone"), default="standalone")
     p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (standalone only)")
@@ -52,7 +56,7 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="compression, synaptic operations, energy and memory of a trained run")
     p.add_argument("run_dir")
     p.add_argument("--reference", help="uncompressed run directory to compare energy, ops and accuracy against")
-    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    _data_dir_option(p)
     p.add_argument("--samples", type=_positive_int, default=500, help="test samples whose spikes are counted")
     p.add_argument("--no-figures", action="store_true", help="skip the mask and weight-histogram figures")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -60,7 +64,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("sweep", help="accuracy vs sparsity x levels of a trained run on Dask, with a Pareto plot")
     p.add_argument("run_dir")
-    p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
+    _data_dir_option(p)
     p.add_argument("--sparsities", default="0,0.5,0.65,0.8", help="comma-separated fractions pruned, each in [0, 1)")
     p.add_argument("--levels", default="0,4,16,256", help="comma-separated levels, 2..256 (0: float weights)")
     p.add_argument("--scheme", choices=("uniform", "kmeans"), default="uniform")

@@ -154,10 +154,10 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     while run.samples_seen < total:
         epoch, pos = divmod(run.samples_seen, len(x))
         order = _epoch_order(seed, epoch, len(x))[pos: pos + sim.n_presentations]
-        t0, c0 = time.perf_counter(), _cpu_children()
+        t0, c0 = time.perf_counter(), child_cpu_seconds()
         result = sim.run(x[order], run.state, chunk_seed(seed, "train", run.chunks_done))
         run.train_seconds += time.perf_counter() - t0
-        run.extra["train_cpu_children_seconds"] = run.extra.get("train_cpu_children_seconds", 0.0) + _cpu_children() - c0
+        run.extra["train_cpu_children_seconds"] = run.extra.get("train_cpu_children_seconds", 0.0) + child_cpu_seconds() - c0
         run.state = {**run.state, **result.state}  # keeps bookkeeping arrays the simulator does not carry
         _update_curve(run, result.counts, y[order[: result.consumed]], block)
         run.samples_seen += result.consumed
@@ -178,7 +178,7 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     return run
 
 
-def _cpu_children() -> float:
+def child_cpu_seconds() -> float:
     """CPU seconds of finished child processes (the standalone binary runs as one)."""
     import resource
 
