@@ -24,13 +24,20 @@ def _data_dir_option(p) -> None:
     p.add_argument("--data-dir", help="folder with MNIST-style IDX files (default: $STDP_DATA_DIR, else the embedded digits)")
 
 
+def _audio_dir_option(p) -> None:
+    p.add_argument("--audio-dir", help="multimodal configs: Free Spoken Digit Dataset folder "
+                                       "(default: $STDP_AUDIO_DIR, else DATA_DIR/fsdd)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a network with STDP, then label its neurons")
     p.add_argument("config", help="experiment config (YAML), e.g. networks/dc400.yaml")
     _data_dir_option(p)
     p.add_argument("--train-samples", type=_positive_int, help="training samples per epoch (default: all)")
     p.add_argument("--label-samples", type=_positive_int, help="training samples used to label neurons (default: config)")
-    p.add_argument("--backend", choices=("runtime", "standalone"), default="standalone")
+    _audio_dir_option(p)
+    p.add_argument("--backend", choices=("runtime", "standalone", "cuda"), default="standalone",
+                   help="cuda: GPU via brian2cuda (extra 'cuda', Python >= 3.12; docs/gpu.md)")
     p.add_argument("--out", required=True, help="run directory (checkpoint, metrics.json, figures)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
@@ -41,16 +48,21 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     _data_dir_option(p)
     p.add_argument("--test-samples", type=_positive_int, help="number of test samples (default: all)")
-    p.add_argument("--backend", choices=("runtime", "standalone"), default="standalone")
+    p.add_argument("--backend", choices=("runtime", "standalone", "cuda"), default="standalone")
     p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (standalone only)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--quiet", action="store_true")
+    _audio_dir_option(p)
+    p.add_argument("--noise", action="append", default=[], metavar="MODALITY:KIND:LEVELS",
+                   help="multimodal runs: also evaluate with one modality distorted, e.g. image:pixel:0.2,0.4,0.6, "
+                        "image:occlusion:0.3 or audio:snr:10,0 (repeatable; results in metrics.json)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("plot", help="write the figures of a run to RUN_DIR/figures")
     p.add_argument("run_dir")
     p.add_argument("--data-dir", help="where to take the samples for the raster plot from")
     p.add_argument("--raster-samples", type=_positive_int, default=3)
+    _audio_dir_option(p)
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("report", help="compression, synaptic operations, energy and memory of a trained run")
@@ -144,7 +156,14 @@ def cmd_train(args) -> int:
     from .network.config import Config
 
     cfg = Config.load(args.config)
-    x, y, source = _load(args.data_dir, "train", args.train_samples)
+    if cfg.ensembles:
+        from . import multimodal
+
+        audio_dir = multimodal.resolve_audio_dir(args.audio_dir, args.data_dir)
+        pairs = multimodal.load_pairs(cfg, args.data_dir, audio_dir, "train", args.train_samples, seed=args.seed)
+        x, y, source = pairs.x, pairs.labels, pairs.source
+    else:
+        x, y, source = _load(args.data_dir, "train", args.train_samples)
     run, metrics = train_and_label(cfg, x, y, args.out, seed=args.seed, backend=args.backend,
                                    resume=not args.no_resume, quiet=args.quiet,
                                    label_samples=args.label_samples, source=source)
@@ -154,10 +173,14 @@ def cmd_train(args) -> int:
     return 0
 
 
-def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet):
+def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet, audio_dir=None, noise=()):
     from . import experiment
 
     run = experiment.RunState.load(run_dir)
+    if run.cfg.ensembles:
+        return _evaluate_multimodal(run, run_dir, data_dir, audio_dir, test_samples, backend, workers, quiet, noise)
+    if noise:
+        raise UserError("--noise applies to multimodal runs (configs with ensembles)")
     x, y, source = _load(data_dir, "test", test_samples)
     res = experiment.evaluate(run, x, y, backend=backend, workers=workers, quiet=quiet)
     summary = {k: v for k, v in res.items() if k not in ("predictions", "counts")}
@@ -166,18 +189,51 @@ def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet):
     return summary
 
 
+def _evaluate_multimodal(run, run_dir, data_dir, audio_dir, test_samples, backend, workers, quiet, noise):
+    from . import multimodal
+    from .datasets.noise import parse_noise
+
+    specs = [parse_noise(n) for n in noise]       # bad specs fail before any simulation
+    audio_dir = multimodal.resolve_audio_dir(audio_dir, data_dir)
+    kw = dict(backend=backend, workers=workers, quiet=quiet)
+    pairs = multimodal.load_pairs(run.cfg, data_dir, audio_dir, "test", test_samples, seed=run.seed)
+    summary = multimodal.evaluate(run, pairs, **kw)
+    summary.update(data=pairs.source, backend=backend, workers=workers)
+    curves = [p for spec in specs for p in multimodal.noise_curve(run, data_dir, audio_dir, spec, test_samples,
+                                                                 seed=run.seed, **kw)]
+    update = {"evaluation": summary}
+    if curves:
+        summary["noise"] = update["noise"] = curves
+    _write_metrics(run_dir, update)
+    return summary
+
+
 def cmd_evaluate(args) -> int:
     res = evaluate_run(args.run_dir, args.data_dir, args.test_samples, args.backend, args.workers,
-                       args.quiet or args.json)
+                       args.quiet or args.json, audio_dir=args.audio_dir, noise=args.noise)
     if args.json:
         print(json.dumps({k: v for k, v in res.items() if k != "confusion"}))
-    else:
-        print(f"accuracy {res['accuracy']:.2%} (proportion vote {res['accuracy_proportion']:.2%}) on "
-              f"{res['test_samples']} test samples in {res['seconds']:.1f} s")
+        return 0
+    print(f"accuracy {res['accuracy']:.2%} (proportion vote {res['accuracy_proportion']:.2%}) on "
+          f"{res['test_samples']} test samples in {res['seconds']:.1f} s")
+    if "readouts" in res:
+        print("  " + ", ".join(f"{name} {r['accuracy']:.2%}" for name, r in res["readouts"].items()))
+    for p in res.get("noise", []):
+        print(f"  {p['modality']} {p['kind']} {p['level']:g}: image {p['image']:.2%}, audio {p['audio']:.2%}, "
+              f"both {p['both']:.2%} (normalised {p['both_normalised']:.2%})")
     return 0
 
 
-def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3) -> list[str]:
+def _input_shape(cfg, ensemble) -> tuple[int, int]:
+    if ensemble.name == "audio":
+        from .datasets import AudioSettings
+
+        return AudioSettings.from_dict(cfg.audio).shape
+    side = int(round(ensemble.n_inputs ** 0.5))
+    return (side, side) if side * side == ensemble.n_inputs else (1, ensemble.n_inputs)
+
+
+def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir=None) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -188,8 +244,20 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3) -> list[s
     run = RunState.load(run_dir)
     fig_dir = os.path.join(run_dir, "figures")
     os.makedirs(fig_dir, exist_ok=True)
-    out = [plots.save(plots.receptive_fields(run.weights), os.path.join(fig_dir, "receptive_fields.png")),
-           plots.save(plots.theta_histogram(run.state["theta"]), os.path.join(fig_dir, "theta.png"))]
+    cfg, ensembles = run.cfg, run.cfg.ensemble_list()
+    multi = len(ensembles) > 1
+    out = []
+    for e in ensembles:
+        fig = plots.receptive_fields(run.weights[e.inputs, e.neurons], shape=_input_shape(cfg, e),
+                                     title=f"{e.name} input weights" if multi else "Input weights")
+        name = f"receptive_fields_{e.name}.png" if multi else "receptive_fields.png"
+        out.append(plots.save(fig, os.path.join(fig_dir, name)))
+    out.append(plots.save(plots.theta_histogram(run.state["theta"]), os.path.join(fig_dir, "theta.png")))
+    if "w_cross" in run.state and run.assignments is not None:
+        from .network.builder import cross_weight_matrix
+
+        fig = plots.cross_weights(cross_weight_matrix(cfg, run.state["w_cross"]), run.assignments, ensembles)
+        out.append(plots.save(fig, os.path.join(fig_dir, "cross_weights.png")))
     if run.curve:
         out.append(plots.save(plots.learning_curve(run.curve), os.path.join(fig_dir, "learning_curve.png")))
     if run.assignments is not None:
@@ -200,16 +268,34 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3) -> list[s
             metrics = json.load(fh)
     if "evaluation" in metrics:
         out.append(plots.save(plots.confusion(metrics["evaluation"]["confusion"]), os.path.join(fig_dir, "confusion.png")))
+    if metrics.get("noise"):
+        curves = {}
+        for p in metrics["noise"]:
+            for name in [e.name for e in ensembles] + ["both", "both_normalised"]:
+                curves.setdefault(f"{p['modality']} {p['kind']} | {name}", []).append((p["level"], p[name]))
+        out.append(plots.save(plots.noise_curves(curves), os.path.join(fig_dir, "noise_curves.png")))
     # rasters: a short frozen run with every population recorded (runtime/numpy: no compilation)
-    x, _, _ = _load(data_dir, "test", raster_samples)
-    sim = Simulator(run.cfg, learning=False, backend="runtime", n_presentations=raster_samples,
+    if multi:
+        from . import multimodal
+
+        audio_dir = multimodal.resolve_audio_dir(audio_dir, data_dir)
+        x = multimodal.load_pairs(cfg, data_dir, audio_dir, "test", raster_samples, seed=run.seed).x
+    else:
+        x, _, _ = _load(data_dir, "test", raster_samples)
+    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=raster_samples,
                     record_input=True, record_inhibitory=True, codegen_target="numpy")
     from .experiment import to_unit
 
-    r = sim.run(to_unit(x), rest_state(run.cfg, run.state), seed=run.seed)
-    t_max = raster_samples * run.cfg.presentation_ms * 1e-3
-    fig = plots.rasters({"input": r.input_spikes, "excitatory": (r.spike_i, r.spike_t), "inhibitory": r.inh_spikes},
-                        t_max=t_max, boundaries=run.cfg.presentation_ms * 1e-3,
+    r = sim.run(to_unit(x), rest_state(cfg, run.state), seed=run.seed)
+    t_max = raster_samples * cfg.presentation_ms * 1e-3
+    groups = {}
+    for e in ensembles:
+        prefix = f"{e.name} " if multi else ""
+        for pop, (i, t), sl in (("input", r.input_spikes, e.inputs), ("excitatory", (r.spike_i, r.spike_t), e.neurons),
+                                ("inhibitory", r.inh_spikes, e.neurons)):
+            keep = (i >= sl.start) & (i < sl.stop)
+            groups[prefix + pop] = (i[keep] - sl.start, t[keep])
+    fig = plots.rasters(groups, t_max=t_max, boundaries=cfg.presentation_ms * 1e-3,
                         title=f"{raster_samples} test samples (red lines: presentation starts)")
     out.append(plots.save(fig, os.path.join(fig_dir, "rasters.png")))
     if "mask" in run.state:
@@ -218,7 +304,7 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3) -> list[s
 
 
 def cmd_plot(args) -> int:
-    for path in make_figures(args.run_dir, args.data_dir, args.raster_samples):
+    for path in make_figures(args.run_dir, args.data_dir, args.raster_samples, audio_dir=args.audio_dir):
         print(path)
     return 0
 

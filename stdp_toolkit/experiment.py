@@ -21,6 +21,7 @@ from . import checkpoint, readout
 from .compression import training as compression_training
 from .errors import UserError
 from .network.config import Config
+from .network.builder import input_weight_matrix
 from .network.simulator import Simulator, initial_state, rest_state
 
 CHECKPOINT = "checkpoint.npz"
@@ -90,8 +91,8 @@ class RunState:
 
     @property
     def weights(self) -> np.ndarray:
-        """Input weights as [n_inputs, n_neurons]."""
-        return self.state["w"].reshape(self.cfg.n_inputs, self.cfg.n_neurons)
+        """Input weights as [n_inputs, n_neurons] (zero across ensembles of a multimodal network)."""
+        return input_weight_matrix(self.cfg, self.state["w"])
 
 
 def _progress(total: int, desc: str, quiet: bool):

@@ -169,3 +169,50 @@ def pareto(results: list, x: str = "bits_per_synapse", y: str = "accuracy", titl
     ax.set_title(title + " (labels: levels)")
     fig.tight_layout()
     return fig
+
+
+# ---- multimodal (stdp_toolkit/multimodal.py) -------------------------------------------------------
+def cross_weights(matrix: np.ndarray, assignments: np.ndarray, ensembles, title: str = "Cross-modal weights"):
+    """Cross-modal weights (pre rows, post columns) of two ensembles, neurons sorted by their label.
+
+    Learned class correlation shows as a block diagonal: neurons of digit c in one ensemble drive
+    the neurons of digit c in the other.
+    """
+    a, b = ensembles[0], ensembles[1]
+    ia = a.neurons.start + np.argsort(assignments[a.neurons], kind="stable")
+    ib = b.neurons.start + np.argsort(assignments[b.neurons], kind="stable")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, (pre, post, pname, qname) in zip(axes, ((ia, ib, a.name, b.name), (ib, ia, b.name, a.name))):
+        im = ax.imshow(matrix[np.ix_(pre, post)], cmap="hot_r", aspect="auto", interpolation="nearest", vmin=0)
+        ax.set_xlabel(f"{qname} neuron (sorted by label)")
+        ax.set_ylabel(f"{pname} neuron (sorted by label)")
+        ax.set_title(f"{pname} → {qname}")
+        for grp, axis in ((assignments[pre], ax.axhline), (assignments[post], ax.axvline)):
+            for edge in np.flatnonzero(np.diff(grp)) + 0.5:
+                axis(edge, color="tab:blue", lw=0.4, alpha=0.6)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def noise_curves(curves: dict, title: str = "Accuracy under noise"):
+    """Accuracy against noise level; ``curves`` maps a name to [(level, accuracy)], one axis per noise kind."""
+    kinds = sorted({k.split(" | ")[0] for k in curves})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        for name, pts in curves.items():
+            if name.split(" | ")[0] != kind:
+                continue
+            pts = sorted(pts)
+            ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label=name.split(" | ")[-1])
+        if kind.endswith("snr"):
+            ax.invert_xaxis()
+        ax.set_xlabel(kind + (" (dB)" if kind.endswith("snr") else " level"))
+        ax.set_ylabel("accuracy (%)")
+        ax.axhline(10, color="grey", lw=0.6, ls=":")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -34,6 +34,26 @@ def assign_labels(counts: np.ndarray, labels: np.ndarray, n_classes: int = N_CLA
 def predict(counts: np.ndarray, assignments: np.ndarray, proportions: np.ndarray | None = None,
             method: str = "mean", n_classes: int = N_CLASSES) -> np.ndarray:
     """Predicted class of each sample from its spike counts [n_samples, n_neurons]."""
+    return class_scores(counts, assignments, proportions, method, n_classes).argmax(axis=1)
+
+
+def predict_ensembles(counts: np.ndarray, assignments: np.ndarray, groups, proportions: np.ndarray | None = None,
+                      method: str = "mean", n_classes: int = N_CLASSES) -> np.ndarray:
+    """Joint vote of several ensembles (slices of the neurons): each votes with its class scores
+    normalised to sum 1, so an ensemble that fires a lot but for every class alike (a noisy
+    modality) weighs less than one that is sure, and loudness alone decides nothing."""
+    total = np.zeros((len(counts), n_classes))
+    for sl in groups:
+        sc = np.maximum(class_scores(counts[:, sl], assignments[sl], None if proportions is None else proportions[sl],
+                                     method, n_classes), 0.0)
+        norm = sc.sum(axis=1, keepdims=True)
+        total += np.divide(sc, norm, out=np.zeros_like(sc), where=norm > 0)
+    return total.argmax(axis=1)
+
+
+def class_scores(counts: np.ndarray, assignments: np.ndarray, proportions: np.ndarray | None = None,
+                 method: str = "mean", n_classes: int = N_CLASSES) -> np.ndarray:
+    """Score of every class for every sample [n_samples, n_classes] (the vote before the argmax)."""
     counts = np.asarray(counts, dtype=float)
     if method == "mean":
         scores = np.full((len(counts), n_classes), -1.0)  # a class without neurons never wins
@@ -45,7 +65,7 @@ def predict(counts: np.ndarray, assignments: np.ndarray, proportions: np.ndarray
         scores = counts @ proportions
     else:
         raise ValueError(f"unknown vote {method!r}")
-    return scores.argmax(axis=1)
+    return scores
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:

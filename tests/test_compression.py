@@ -36,6 +36,9 @@ COMPRESSION = dict(interval=100, prune=dict(schedule="gradual", target=0.6, star
     ({"prune": {"start": 500, "end": 100}}, ["end", ">= 500"]),
     ({"prune": {"schedule": "sometimes"}}, ["schedule", "gradual"]),
     ({"quantize": {"scheme": "log"}}, ["scheme", "kmeans"]),
+    ({"prune": {"order": "random"}}, ["order", "silent_first", "score"]),
+    ({"prune": {"silent_level": 1.0}}, ["silent_level", "< 1"]),
+    ({"prune": {"silent_level": -0.1}}, ["silent_level", ">= 0"]),
     ({"prune": {"targte": 0.5}}, ["unknown", "targte"]),
     ({"pruning": {}}, ["unknown", "pruning"]),
 ])
@@ -145,6 +148,29 @@ def test_correlated_synapses_survive_uncorrelated_are_pruned():
     assert np.abs(score[5:]).max() < 0.5 * score[:5].min()  # uncorrelated: about zero
 
 
+def test_silent_inputs_are_pruned_before_anti_correlated_ones():
+    """An input that never fires scores exactly 0, above every anti-correlated input (score < 0):
+    ranked by score alone it outlives them; with ``silent_first`` it goes first."""
+    n_in = 10
+    x_total = np.array([0.0, 0.0, 1e-6, 5.0, 5.0, 4.0, 4.0, 3.0, 3.0, 2.0])  # inputs 0-2 (almost) silent
+    silent = pruning.silent_inputs(x_total, 0.001)
+    np.testing.assert_array_equal(silent, [True, True, True] + [False] * 7)
+    score = np.array([0.0, 0.0, 1e-7, -0.3, -0.2, -0.1, 0.1, 0.2, 0.3, 0.4])[:, None]
+    w = np.full((n_in, 1), 0.5)
+    by_score = pruning.prune_to_sparsity(np.ones((n_in, 1)), score, w, 0.3)
+    np.testing.assert_array_equal(np.flatnonzero(by_score[:, 0] == 0), [3, 4, 5])
+    first = pruning.prune_to_sparsity(np.ones((n_in, 1)), score, w, 0.3, silent)
+    np.testing.assert_array_equal(np.flatnonzero(first[:, 0] == 0), [0, 1, 2])
+    # beyond the silent inputs, the correlation score decides; pruned stay pruned
+    more = pruning.prune_to_sparsity(first, score, w, 0.5, silent)
+    np.testing.assert_array_equal(np.flatnonzero(more[:, 0] == 0), [0, 1, 2, 3, 4])
+    # threshold schedule: silent inputs pruned along with the low scores
+    thr = pruning.prune_below(np.ones((n_in, 1)), score, np.array([True]), -0.15, silent)
+    np.testing.assert_array_equal(np.flatnonzero(thr[:, 0] == 0), [0, 1, 2, 3, 4])
+    # nothing fired yet: every input is in the same group, the score alone decides
+    assert pruning.silent_inputs(np.zeros(4), 0.001).all()
+
+
 def test_schedules():
     p = parse({"prune": {"target": 0.6, "start": 100, "end": 1100}}).prune
     s = [pruning.scheduled_sparsity(p, n) for n in (0, 99, 100, 600, 1100, 5000)]
@@ -247,6 +273,10 @@ def test_small_real_run_with_pruning_and_quantization_beats_chance(compressed_ru
     assert all(h.get("levels") == 16 for h in during)
     mask = run.state["mask"].reshape(784, 30)
     np.testing.assert_allclose((mask == 0).mean(0), round(0.6 * 784) / 784)
+    # silent inputs (the MNIST border, ~200 pixels) went first: none of their synapses is left
+    silent = pruning.silent_inputs(run.state["x_total"], 0.001)
+    assert 100 < silent.sum() < 0.6 * 784 and all(h.get("silent_inputs", 0) > 100 for h in during)
+    assert np.all(mask[silent] == 0)
     w = run.weights
     assert np.all(w[mask == 0] == 0)
     assert np.isin(w, np.linspace(0, 1, 16)).all()

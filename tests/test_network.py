@@ -86,3 +86,32 @@ def test_bad_inputs():
         Config.from_dict({"neurons": 3})
     with pytest.raises(UserError, match="unknown parameter"):
         Config(excitatory={"tau": 3}).validate()
+
+
+def _one_step(model, v0, ge, gi):
+    """v after one 0.5 ms step from v0 (mV) with conductances ge, gi at the start of the step."""
+    b2.start_scope()
+    b2.set_device("runtime")
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.5 * b2.ms
+    g = b2.NeuronGroup(1, model.eqs(False), threshold="v > 1*volt", reset="", refractory=model.refractory,
+                       method=model.method, namespace=model.namespace())
+    g.v, g.ge, g.gi, g.theta = v0 * b2.mV, ge, gi, 20 * b2.mV
+    b2.run(0.5 * b2.ms, namespace={})
+    return float(g.v[0] / b2.mV)
+
+
+@pytest.mark.parametrize("ge, gi", [(0.0, 0.0), (2.0, 0.5), (0.0, 1000.0), (300.0, 300.0)])
+def test_implicit_euler_is_one_backward_euler_step(ge, gi):
+    p = EXCITATORY.params
+    k = 0.5 / p["tau_m"]
+    v0 = -60.0
+    expected = (v0 + k * (p["v_rest"] + ge * p["E_exc"] + gi * p["E_inh"])) / (1 + k * (1 + ge + gi))
+    v = _one_step(Config(method="implicit_euler").excitatory_model(), v0, ge, gi)
+    assert v == pytest.approx(expected, abs=1e-9)
+    assert p["E_inh"] <= v <= p["E_exc"]          # never leaves the reversal potentials
+    forward = _one_step(EXCITATORY, v0, ge, gi)
+    forward_expected = v0 + k * ((p["v_rest"] - v0) + ge * (p["E_exc"] - v0) + gi * (p["E_inh"] - v0))
+    assert forward == pytest.approx(forward_expected, abs=1e-9)
+    if gi == 1000.0:
+        assert forward < p["E_inh"] - 100        # forward Euler overshoots: the runaway

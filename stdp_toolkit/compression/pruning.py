@@ -14,14 +14,25 @@ independently of neuron j would show at j's spikes. The correlation score of a s
 Positive: input i tends to fire just before j (it helps to cause j's spikes: the synapses STDP
 potentiates). About zero: no relation, whatever the input's rate, and exactly zero for an input
 that never fires (an MNIST border pixel). Negative: i is active while j is silent (strokes of
-other classes). Pruning by lowest score therefore removes anti-correlated inputs first, then
-uncorrelated and silent ones; the silent ones cost no operations, so this order also removes
-the most synaptic events per pruned synapse. Scores of successive intervals are combined into a running score
-(``decay`` weight on the past). A neuron that did not fire in an interval keeps its old score.
+other classes). Scores of successive intervals are combined into a running score (``decay``
+weight on the past). A neuron that did not fire in an interval keeps its old score.
 
-Pruning step: per neuron, the unpruned synapses with the lowest running score are pruned
-(ties broken by the lower weight) until the neuron has the scheduled fraction pruned; or, with
-the ``threshold`` schedule, every synapse whose score is below the threshold. A pruned synapse
+Silent inputs. An input that (almost) never fires has no measurable correlation with anything:
+its score stays at about zero, above every anti-correlated input, so ranking by the score alone
+prunes all the active anti-correlated inputs before a single never-active one. At 65 % sparsity
+a 400-neuron MNIST network pruned that way kept ~150 synapses per neuron from border pixels
+that carry nothing, and only ~120 of the ~590 from active pixels. With ``order: silent_first``
+(the default) the synapses of silent inputs are pruned first, and the correlation score ranks
+the rest. Silent: the input's activity since the start of training (the time integral of its
+trace, i.e. the chance level E[x_i] accumulated over all intervals) is at most ``silent_level``
+x that of the busiest input; the default 0.001 selects the ~200 of the 784 MNIST pixels whose
+mean intensity is below 0.1 % of the brightest pixel's (67 are 0 in all 60,000 training
+images). ``order: score`` ranks by the score alone.
+
+Pruning step: per neuron, the unpruned synapses are ranked (silent inputs first, see above; then
+the lowest running score; ties broken by the lower weight) and pruned until the neuron has the
+scheduled fraction pruned; or, with the ``threshold`` schedule, every synapse whose score is
+below the threshold (plus the silent inputs' synapses with ``silent_first``). A pruned synapse
 stays pruned: its mask is 0, its weight 0, and the network neither transmits through it nor
 potentiates it (see network/builder.py).
 """
@@ -74,29 +85,44 @@ def scheduled_sparsity(p: PruneSettings, samples: int, final: bool = False) -> f
     return p.target * (1.0 - (1.0 - progress) ** 3)
 
 
-def prune_to_sparsity(mask: np.ndarray, score: np.ndarray, w: np.ndarray, sparsity: float) -> np.ndarray:
-    """New mask [n_inputs, n_neurons]: per neuron, the lowest-score synapses pruned to ``sparsity``.
+def silent_inputs(x_total: np.ndarray, level: float) -> np.ndarray:
+    """Inputs whose accumulated activity (time integral of the pre trace) is at most ``level`` x the busiest's."""
+    x_total = np.asarray(x_total, dtype=float)
+    return x_total <= level * x_total.max(initial=0.0)
 
-    Already pruned synapses stay pruned (they sort first); a neuron never gets fewer pruned.
+
+def prune_to_sparsity(mask: np.ndarray, score: np.ndarray, w: np.ndarray, sparsity: float,
+                      silent: np.ndarray | None = None) -> np.ndarray:
+    """New mask [n_inputs, n_neurons]: per neuron, the lowest-ranked synapses pruned to ``sparsity``.
+
+    Rank: already pruned synapses first (they stay pruned; a neuron never gets fewer pruned),
+    then the synapses of ``silent`` inputs (bool [n_inputs], optional), then ascending score;
+    ties by weight.
     """
     mask = np.asarray(mask, dtype=float)
     n_in, n = mask.shape
     n_target = int(round(sparsity * n_in))
     key = np.where(mask > 0, score, -np.inf)
-    # ascending by score, ties by weight; one column at a time keeps memory small
+    group = np.ones(n_in) if silent is None else np.where(np.asarray(silent, dtype=bool), 0.0, 1.0)
+    # one column at a time keeps memory small
     new = np.ones_like(mask)
     for j in range(n):
-        order = np.lexsort((w[:, j], key[:, j]))
+        first = np.where(mask[:, j] > 0, group, -1.0)
+        order = np.lexsort((w[:, j], key[:, j], first))
         k = max(n_target, int((mask[:, j] == 0).sum()))
         new[order[:k], j] = 0.0
     return new
 
 
-def prune_below(mask: np.ndarray, score: np.ndarray, seen: np.ndarray, threshold: float) -> np.ndarray:
-    """Fixed-threshold schedule: prune every scored synapse whose running score is below ``threshold``."""
+def prune_below(mask: np.ndarray, score: np.ndarray, seen: np.ndarray, threshold: float,
+                silent: np.ndarray | None = None) -> np.ndarray:
+    """Fixed-threshold schedule: prune every scored synapse whose running score is below ``threshold``
+    (and every synapse of a ``silent`` input)."""
     new = np.asarray(mask, dtype=float).copy()
     low = (score < threshold) & seen[None, :]
     new[low] = 0.0
+    if silent is not None:
+        new[np.asarray(silent, dtype=bool)] = 0.0
     return new
 
 

@@ -10,6 +10,8 @@ compression:
     end: 30000            # gradual: the target is reached here (and at the end of training at the latest)
     threshold: 0.0        # threshold: prune synapses whose correlation score is below this
     decay: 0.5            # weight of the previous intervals in the running correlation score
+    order: silent_first   # silent_first: inputs that (almost) never fired are pruned first, then by score | score
+    silent_level: 0.001   # silent: activity since the start at most this fraction of the busiest input's
   quantize:
     levels: 16            # k conductance levels, 2..256 (zero is one of them)
     scheme: uniform       # uniform on [0, wmax] | kmeans (levels fitted to the surviving weights)
@@ -27,6 +29,7 @@ from ..errors import UserError
 
 SCHEDULES = ("gradual", "threshold")
 SCHEMES = ("uniform", "kmeans")
+ORDERS = ("silent_first", "score")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class PruneSettings:
     end: int = 0
     threshold: float = 0.0
     decay: float = 0.5
+    order: str = "silent_first"
+    silent_level: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,18 @@ def parse(section: dict | None, chunk_presentations: int = 1000) -> CompressionS
             raise UserError(f"compression.prune.schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         start = _number("compression.prune.start", p.get("start", 0), integer=True, low=0)
         end = _number("compression.prune.end", p.get("end", start), integer=True, low=start)
+        order = p.get("order", "silent_first")
+        if order not in ORDERS:
+            raise UserError(f"compression.prune.order must be one of {', '.join(ORDERS)}, got {order!r}")
         prune = PruneSettings(
             schedule=schedule,
             target=_number("compression.prune.target", p.get("target", 0.6), low=0, high=1, high_open=True),
             start=start, end=end,
             threshold=_number("compression.prune.threshold", p.get("threshold", 0.0)),
             decay=_number("compression.prune.decay", p.get("decay", 0.5), low=0, high=1, high_open=True),
+            order=order,
+            silent_level=_number("compression.prune.silent_level", p.get("silent_level", 0.001), low=0, high=1,
+                                 high_open=True),
         )
     q = _section("compression.quantize", data.get("quantize"), QuantizeSettings.__dataclass_fields__)
     if q is not None:

@@ -1,9 +1,9 @@
 """Accuracy against sparsity x levels on Dask (``dask.distributed``).
 
 Each point takes a trained run's weights, prunes them post hoc to the sparsity (by the run's
-correlation score where it has one, else by weight; synapses the run already pruned stay
-pruned), quantizes the survivors to k levels (None: float), labels the neurons again on
-``label_samples`` training digits and scores ``test_samples`` test digits, all on the frozen
+correlation score where it has one, silent inputs first when its config says so, else by
+weight; synapses the run already pruned stay pruned), quantizes the survivors to k levels
+(None: float), labels the neurons again on ``label_samples`` training digits and scores ``test_samples`` test digits, all on the frozen
 standalone network. Points are independent tasks: a ``LocalCluster`` runs them on this
 machine's cores, ``scheduler="tcp://host:8786"`` on an existing cluster (every worker needs
 this package, the run directory and the data at the same paths).
@@ -44,8 +44,13 @@ def variant_state(run, sparsity: float, levels: int | None, scheme: str = "unifo
     w = run.state.get("w_unquantized", run.state["w"]).reshape(n_in, n)
     mask = np.asarray(run.state.get("mask", np.ones(n_in * n))).reshape(n_in, n)
     score = run.state["corr"].reshape(n_in, n) if "corr" in run.state else w
+    silent = None
+    st = run.cfg.compression_settings()
+    p = st.prune if st is not None else None
+    if p is not None and p.order == "silent_first" and "x_total" in run.state:
+        silent = pruning.silent_inputs(run.state["x_total"], p.silent_level)
     if sparsity > 0:
-        mask = pruning.prune_to_sparsity(mask, score, w, sparsity)
+        mask = pruning.prune_to_sparsity(mask, score, w, sparsity, silent)
     w = w * mask
     if levels is not None:
         w, _ = quantization.quantize(w, int(levels), scheme, run.cfg.plasticity().params["wmax"], mask)

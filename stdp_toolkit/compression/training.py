@@ -5,7 +5,8 @@ the interval's statistics; when the samples seen cross the next interval boundar
 ``compression.interval`` samples, taken at the end of the chunk that crosses it, so set
 ``chunk_presentations`` to the interval or a divisor of it for exact intervals) one step runs:
 
-1. the interval's correlation scores update the running score, the traces restart from 0;
+1. the interval's correlation scores update the running score, each input's activity is added
+   to its total since the start (to find the silent inputs), the traces restart from 0;
 2. pruning: mask lowered to the scheduled sparsity (or threshold), pruned weights set to 0;
 3. quantization of the surviving weights to k levels.
 
@@ -63,6 +64,9 @@ def step(run, final: bool = False) -> dict:
                 run.state.get("corr_seen", np.zeros(n)).astype(bool) if "corr" in run.state else None,
                 score, fired, p.decay)
             run.state["corr"], run.state["corr_seen"] = running.ravel(), seen.astype(float)
+        if "x_int" in run.state:
+            # each input's activity since the start of training (finds the silent inputs)
+            run.state["x_total"] = run.state.get("x_total", np.zeros(n_in)) + np.asarray(run.state["x_int"], float)
         # restart the interval's traces
         run.state["c"] = np.zeros(n_in * n)
         run.state["x_int"] = np.zeros(n_in)
@@ -71,12 +75,16 @@ def step(run, final: bool = False) -> dict:
         if "corr" in run.state and (final or run.samples_seen >= p.start):
             running = run.state["corr"].reshape(n_in, n)
             seen = run.state["corr_seen"].astype(bool)
+            silent = None
+            if p.order == "silent_first" and "x_total" in run.state:
+                silent = pruning.silent_inputs(run.state["x_total"], p.silent_level)
+                record["silent_inputs"] = int(silent.sum())
             if p.schedule == "gradual":
                 target = pruning.scheduled_sparsity(p, run.samples_seen, final)
-                mask = pruning.prune_to_sparsity(mask, running, w, target)
+                mask = pruning.prune_to_sparsity(mask, running, w, target, silent)
                 record["scheduled_sparsity"] = target
             else:
-                mask = pruning.prune_below(mask, running, seen, p.threshold)
+                mask = pruning.prune_below(mask, running, seen, p.threshold, silent)
         w = w * mask
         run.state["mask"] = mask.ravel()
         record["pruned_fraction"] = float(1.0 - mask.mean())

@@ -50,6 +50,22 @@ class PlasticityRule:
 
         return {k: v * (getattr(b2, self.units[k]) if self.units.get(k, "1") != "1" else 1) for k, v in self.params.items()}
 
+    def with_pre_trace(self, trace: str, tau: str) -> "PlasticityRule":
+        """The same rule reading its presynaptic trace from ``trace`` with time constant ``tau``.
+
+        A second plastic projection from a group that already has the trace ``x_in`` (the
+        cross-modal synapses start at excitatory neurons, whose group may carry another rule's
+        traces) needs its own trace name; the rule's equations are renamed, not rewritten.
+        """
+        from brian2.utils.stringtools import word_substitute
+
+        subs = {"x_in_pre": f"{trace}_pre", "x_in": trace, "dx_in": f"d{trace}", "tau_pre": tau}
+        params = {(tau if k == "tau_pre" else k): v for k, v in self.params.items()}
+        units = {(tau if k == "tau_pre" else k): v for k, v in self.units.items()}
+        code = {f: word_substitute(getattr(self, f), subs)
+                for f in ("on_pre", "on_post", "pre_trace", "pre_trace_reset")}
+        return replace(self, params=params, units=units, **code)
+
 
 _PRE_TRACE = "dx_in/dt = -x_in / tau_pre : 1"
 _CLIP = "clip({expr}, 0, wmax)"

@@ -34,6 +34,7 @@ class NetworkObjects:
     syn_ei: b2.Synapses
     syn_ie: b2.Synapses
     stimulus: b2.TimedArray
+    syn_cross: b2.Synapses | None
     spikes_exc: b2.SpikeMonitor
     presentations: b2.StateMonitor
     spikes_input: b2.SpikeMonitor | None
@@ -47,10 +48,41 @@ _PRE_DEPRESSION_ONLY = {"dc_trace", "additive", "multiplicative", "power_law"}
 
 
 def input_connectivity(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Synapse order of the all-to-all input projection: pre-major (index = pre * N + post)."""
-    i = np.repeat(np.arange(cfg.n_inputs), cfg.n_neurons)
-    j = np.tile(np.arange(cfg.n_neurons), cfg.n_inputs)
+    """Synapse order of the input projection: each ensemble's inputs all-to-all onto its neurons,
+    ensemble after ensemble, pre-major within one (one ensemble: index = pre * N + post)."""
+    parts = [(np.repeat(np.arange(e.inputs.start, e.inputs.stop), e.n_neurons),
+              np.tile(np.arange(e.neurons.start, e.neurons.stop), e.n_inputs)) for e in cfg.ensemble_list()]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def input_weight_matrix(cfg: Config, w: np.ndarray) -> np.ndarray:
+    """Input weights as [n_inputs, n_neurons] (zero between an ensemble's neurons and other inputs)."""
+    w = np.asarray(w)
+    if len(cfg.ensemble_list()) == 1:
+        return w.reshape(cfg.n_inputs, cfg.n_neurons)
+    full = np.zeros((cfg.n_inputs, cfg.n_neurons), dtype=w.dtype)
+    full[input_connectivity(cfg)] = w
+    return full
+
+
+def cross_connectivity(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-modal synapses: every excitatory neuron to every excitatory neuron of the other
+    ensembles (both directions), pre-major."""
+    block = ensemble_index(cfg)
+    i, j = np.nonzero(block[:, None] != block[None, :])
     return i, j
+
+
+def ensemble_index(cfg: Config) -> np.ndarray:
+    """Ensemble number of every excitatory (and inhibitory) neuron."""
+    return np.concatenate([np.full(e.n_neurons, k) for k, e in enumerate(cfg.ensemble_list())])
+
+
+def cross_weight_matrix(cfg: Config, w: np.ndarray) -> np.ndarray:
+    """Cross-modal weights as [n_neurons (pre), n_neurons (post)], zero within an ensemble."""
+    full = np.zeros((cfg.n_neurons, cfg.n_neurons))
+    full[cross_connectivity(cfg)] = w
+    return full
 
 
 def build_network(cfg: Config, learning: bool, n_presentations: int,
@@ -118,16 +150,30 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     inputs.n_valid = b2.linked_var(ctrl, "n_valid", index=zeros_in)
 
     exc_extra = (rule.post_trace + "\nwsum : 1") if learning else ""
+    exc_reset = rule.post_trace_reset if learning else ""
+    exc_ns = {**exc_m.namespace(), **(rule.namespace() if learning else {})}
+    cross = cfg.cross_plasticity() if cfg.has_cross_modal else None
+    if learning and cross is not None:
+        # the cross-modal rule's presynaptic trace lives in the excitatory group (its pre side);
+        # its post traces, if any, are the input rule's own (config validation checks that)
+        exc_extra += "\n" + cross.pre_trace
+        exc_reset = "\n".join(x for x in (exc_reset, cross.pre_trace_reset) if x)
+        exc_ns["tau_cross"] = cross.namespace()["tau_cross"]
+    multi = len(cfg.ensemble_list()) > 1
+    if multi:
+        exc_extra += "\nensemble : integer (constant)"
     exc = b2.NeuronGroup(
         n_e, exc_m.eqs(learning, exc_extra), threshold=exc_m.threshold,
-        reset=exc_m.reset_code(learning, rule.post_trace_reset if learning else ""),
-        refractory=exc_m.refractory, method=exc_m.method, name="excitatory",
-        namespace={**exc_m.namespace(), **(rule.namespace() if learning else {})},
+        reset=exc_m.reset_code(learning, exc_reset),
+        refractory=exc_m.refractory, method=exc_m.method, name="excitatory", namespace=exc_ns,
     )
     inh = b2.NeuronGroup(
-        n_e, inh_m.eqs(False), threshold=inh_m.threshold, reset=inh_m.reset_code(False),
-        refractory=inh_m.refractory, method=inh_m.method, name="inhibitory", namespace=inh_m.namespace(),
+        n_e, inh_m.eqs(False, "ensemble : integer (constant)" if multi else ""), threshold=inh_m.threshold,
+        reset=inh_m.reset_code(False), refractory=inh_m.refractory, method=inh_m.method, name="inhibitory",
+        namespace=inh_m.namespace(),
     )
+    if multi:
+        exc.ensemble = inh.ensemble = ensemble_index(cfg)
 
     # ``d`` holds the conduction delays as an ordinary variable so it can be set per run;
     # the simulator copies it into the pathway's delay (see Simulator)
@@ -163,7 +209,20 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     syn_ei = b2.Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", namespace={"w_ei": cfg.w_ei})
     syn_ei.connect(j="i")
     syn_ie = b2.Synapses(inh, exc, on_pre="gi_post += w_ie", name="inh_exc", namespace={"w_ie": cfg.w_ie})
-    syn_ie.connect(condition="i != j")
+    # lateral inhibition stays inside an ensemble: ensembles compete only within themselves
+    syn_ie.connect(condition="i != j and ensemble_pre == ensemble_post" if multi else "i != j")
+    syn_cross = None
+    if cross is not None:
+        # Cross-modal synapses only excite (ge, like the input synapses; weights clipped to
+        # [0, wmax]) and are not normalised; they learn with their own rule and parameters.
+        if learning:
+            c_model, c_pre, c_post = "w : 1", "ge_post += w\n" + cross.on_pre, cross.on_post or None
+        else:
+            c_model, c_pre, c_post = "w : 1", "ge_post += w", None
+        syn_cross = b2.Synapses(exc, exc, c_model, on_pre=c_pre, on_post=c_post, name="cross_modal",
+                                namespace=cross.namespace() if learning else {})
+        ci, cj = cross_connectivity(cfg)
+        syn_cross.connect(i=ci, j=cj)
     syn_count = b2.Synapses(exc, ctrl, on_pre="count_post += 1", name="exc_counter")
     syn_count.connect(i=np.arange(n_e), j=np.zeros(n_e, dtype=int))
 
@@ -173,7 +232,8 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     spikes_input = b2.SpikeMonitor(inputs, name="spikes_input") if record_input else None
     spikes_inh = b2.SpikeMonitor(inh, name="spikes_inh") if record_inhibitory else None
     objects += [syn_ei, syn_ie, syn_count, spikes_exc, presentations]
+    objects += [syn_cross] if syn_cross is not None else []
     objects += [m for m in (spikes_input, spikes_inh) if m is not None]
     net = b2.Network(*objects, name="diehl_cook")
-    return NetworkObjects(net, inputs, exc, inh, ctrl, syn_input, syn_ei, syn_ie, stimulus, spikes_exc,
+    return NetworkObjects(net, inputs, exc, inh, ctrl, syn_input, syn_ei, syn_ie, stimulus, syn_cross, spikes_exc,
                           presentations, spikes_input, spikes_inh, learning, n_presentations)

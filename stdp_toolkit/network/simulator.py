@@ -25,10 +25,10 @@ import brian2 as b2
 import numpy as np
 
 from ..errors import UserError
-from .builder import NetworkObjects, build_network
+from .builder import NetworkObjects, build_network, cross_connectivity
 from .config import Config
 
-BACKENDS = ("runtime", "standalone")
+BACKENDS = ("runtime", "standalone", "cuda")
 SEED_ENV = "STDP_TOOLKIT_SEED"
 BUILD_ENV = "STDP_BUILD_DIR"
 
@@ -54,6 +54,10 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
     }
     if cfg.delay_max > 0:
         variables["delay"] = ("syn_input", "d", b2.second)
+    if cfg.has_cross_modal:
+        variables["w_cross"] = ("syn_cross", "w", 1)
+        if learning:
+            variables["x_cross"] = ("exc", "x_cross", 1)
     if learning:
         rule = cfg.plasticity()
         for line in rule.post_trace.splitlines():
@@ -71,7 +75,7 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
 def initial_state(cfg: Config, seed: int) -> dict[str, np.ndarray]:
     """Fresh network: random input weights and delays (seeded), θ = theta_init, v at rest - 40 mV."""
     rng = np.random.default_rng(seed)
-    n_syn, n = cfg.n_inputs * cfg.n_neurons, cfg.n_neurons
+    n_syn, n = cfg.n_input_synapses, cfg.n_neurons
     exc, inh = cfg.excitatory_model().params, cfg.inhibitory_model().params
     state = {
         "w": (rng.random(n_syn) + 0.01) * cfg.w_init,
@@ -82,6 +86,10 @@ def initial_state(cfg: Config, seed: int) -> dict[str, np.ndarray]:
     }
     for key in ("ge_exc", "gi_exc", "ge_inh", "gi_inh"):
         state[key] = np.zeros(n)
+    if cfg.has_cross_modal:
+        # drawn after the input weights, so adding cross-modal synapses leaves those unchanged
+        n_cross = len(cross_connectivity(cfg)[0])
+        state["w_cross"] = rng.random(n_cross) * cfg.cross_modal_settings()["w_init"]
     return state
 
 
@@ -90,7 +98,9 @@ def fill_state(cfg: Config, state: dict, learning: bool) -> dict[str, np.ndarray
     full = dict(state)
     for key, (group, _, _) in state_variables(cfg, learning).items():
         if key not in full:
-            size = {"inputs": cfg.n_inputs, "syn_input": cfg.n_inputs * cfg.n_neurons}.get(group, cfg.n_neurons)
+            size = {"inputs": cfg.n_inputs, "syn_input": cfg.n_input_synapses}.get(group, cfg.n_neurons)
+            if group == "syn_cross":
+                size = len(cross_connectivity(cfg)[0])
             full[key] = np.ones(size) if key == "mask" else np.zeros(size)
     if "mask" in full:
         # pruned synapses hold weight 0 (the builder relies on it: they neither transmit nor learn)
@@ -105,7 +115,7 @@ def rest_state(cfg: Config, state: dict) -> dict[str, np.ndarray]:
     and give exactly the sequential result.
     """
     fresh = initial_state(cfg, 0)
-    keep = {k: state[k] for k in ("w", "theta", "delay") if k in state}
+    keep = {k: state[k] for k in ("w", "theta", "delay", "w_cross") if k in state}
     return {**{k: v for k, v in fresh.items() if k not in ("w", "delay")}, **keep}
 
 
@@ -203,6 +213,8 @@ class Simulator:
         t0 = time.perf_counter()
         if backend == "standalone":
             self._setup_standalone(record_input, record_inhibitory, build_root)
+        elif backend == "cuda":
+            self._setup_cuda(record_input, record_inhibitory, build_root)
         else:
             self._setup_runtime(record_input, record_inhibitory, codegen_target)
         self.build_seconds = time.perf_counter() - t0
@@ -236,6 +248,8 @@ class Simulator:
         gc.collect()
         device.activate(directory=self.build_dir, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0  # measured: threads slow this network down
+        # Brian2's default "make -j" starts one compiler per file at once (load ~50 on 2 cores)
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         b2.defaultclock.dt = self.cfg.dt * b2.ms
         self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
         # per-run seed from the environment, so one binary gives a fresh, reproducible stream per chunk
@@ -254,6 +268,41 @@ class Simulator:
 
         with FileLock(self.build_dir + ".lock"):
             _build_incremental(device, self.build_dir, self.verbose)
+        self._device = device
+
+    def _setup_cuda(self, record_input, record_inhibitory, build_root):
+        """The standalone set-up on brian2cuda's cuda_standalone device, compiled with nvcc.
+
+        Builds without a GPU (for the compute capability in network/cuda.py); running needs one.
+        """
+        from brian2 import device
+        from filelock import FileLock
+
+        from . import cuda
+
+        root = build_root or default_build_root()
+        settings = cuda.settings(root)  # UserError when brian2cuda, nvcc or cuRAND are missing
+        key = cuda.build_key(self._key(record_input, record_inhibitory), settings)
+        self.build_dir = os.path.join(root, f"cuda-{'learn' if self.learning else 'frozen'}-{key}")
+        os.makedirs(self.build_dir, exist_ok=True)
+        _retire_previous(self)
+        with cuda.build_prefs(settings):
+            if b2.get_device().__class__.__name__ != "CUDAStandaloneDevice":
+                b2.set_device("cuda_standalone", directory=self.build_dir, build_on_run=False)
+            device.reinit()
+            gc.collect()
+            device.activate(directory=self.build_dir, build_on_run=False)
+            b2.defaultclock.dt = self.cfg.dt * b2.ms
+            self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
+            cuda.check_network(self.objs)
+            device.insert_code("main", cuda.seed_code(SEED_ENV))
+            device.apply_run_args()
+            if self.cfg.delay_max > 0:
+                self.objs.syn_input.delay = "d"
+            self.objs.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={},
+                              profile=bool(os.environ.get("STDP_PROFILE")))
+            with FileLock(self.build_dir + ".lock"):
+                cuda.build(device, self.build_dir, self.verbose)
         self._device = device
 
     def close(self):
@@ -289,6 +338,8 @@ class Simulator:
         t0 = time.perf_counter()
         if self.backend == "standalone":
             out = self._run_standalone(stim, n_valid, state, seed)
+        elif self.backend == "cuda":
+            out = self._run_cuda(stim, n_valid, state, seed)
         else:
             out = self._run_runtime(stim, n_valid, state, seed)
         pres_sample, pres_boosts, spike_i, spike_t, new_state, extra = out
@@ -340,9 +391,20 @@ class Simulator:
         pres_sample, pres_boosts, si, st, extra = self._read_monitors(0.0)
         return pres_sample, pres_boosts, si, st, self._read_state(), extra
 
+    def _run_cuda(self, stim, n_valid, state, seed):
+        from . import cuda
+
+        cuda.require_gpu(self.build_dir)
+        try:
+            pres_sample, pres_boosts, si, st, new_state, extra = self._run_standalone(stim, n_valid, state, seed)
+        except RuntimeError as exc:
+            raise cuda.run_failed(self._device.results_dir, exc) from None
+        extra = tuple(None if sp is None else cuda.sort_spikes(*sp) for sp in extra)
+        return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra)
+
     def cleanup_run_args(self):
         """Delete the per-run input files (weights, stimuli) and worker result directories."""
-        if self.backend != "standalone":
+        if self.backend not in ("standalone", "cuda"):
             return
         static = os.path.join(self.build_dir, "static_arrays")
         for fname in os.listdir(static) if os.path.isdir(static) else []:
