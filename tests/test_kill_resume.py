@@ -40,7 +40,8 @@ def test_random_sigkills_then_resume_equal_uninterrupted_run(tmp_path, mnist_dir
     killed = 0
     for _ in range(kills):
         proc = subprocess.Popen(train_cmd(str(cfg), mnist_dir, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.1, 1.0) * duration)
+        # early enough that a run slowed by load is still going (a finished run cannot be killed)
+        time.sleep(rng.uniform(0.1, 0.6) * duration)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1
