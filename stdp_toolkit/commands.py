@@ -97,16 +97,9 @@ def register(sub) -> None:
 
 # ------------------------------------------------------------------------------------------------
 def _load(data_dir, split, limit=None):
-    from .datasets import load_images
+    from .datasets import load_digits
 
-    x, y, source = load_images(data_dir, split)
-    if limit is not None:
-        if limit > len(x):
-            raise UserError(f"asked for {limit} {split} samples but {source} has only {len(x)}")
-        x, y = x[:limit], y[:limit]
-    if x.shape[1:] != (28, 28):
-        raise UserError(f"{source}: images are {x.shape[1:]}, the network expects 28x28")
-    return x, y, source
+    return load_digits(data_dir, split, limit)
 
 
 def _write_metrics(run_dir: str, update: dict) -> dict:

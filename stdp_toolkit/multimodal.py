@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import experiment, readout
-from .datasets import AudioSettings, featurize, load_fsdd, load_images
+from .datasets import AudioSettings, featurize, load_digits, load_fsdd
 from .datasets.audio import add_noise
 from .datasets.noise import NoiseSpec, image_noise
 from .errors import UserError
@@ -108,13 +108,7 @@ def load_pairs(cfg: Config, data_dir: str | None, audio_dir: str, split: str, n:
                test_speakers=None) -> PairedSet:
     """Paired samples of ``split`` (the first ``n`` images), one modality optionally distorted."""
     settings = check_config(cfg)
-    images, labels, source = load_images(data_dir, split)
-    if n is not None:
-        if n > len(images):
-            raise UserError(f"asked for {n} {split} samples but {source} has only {len(images)}")
-        images, labels = images[:n], labels[:n]
-    if images.shape[1:] != (28, 28):
-        raise UserError(f"{source}: images are {images.shape[1:]}, the image ensemble expects 28x28")
+    images, labels, source = load_digits(data_dir, split, n)
     x_img = images.reshape(len(images), -1).astype(np.float32) / 255.0
     snr = level if noise is not None and noise.modality == AUDIO else None
     speakers = tuple([test_speakers] if isinstance(test_speakers, str) else test_speakers) if test_speakers else None

