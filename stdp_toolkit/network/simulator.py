@@ -233,76 +233,62 @@ class Simulator:
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
     def _setup_standalone(self, record_input, record_inhibitory, build_root):
-        from brian2 import device
-
-        key = self._key(record_input, record_inhibitory)
-        self.build_dir = os.path.join(build_root or default_build_root(), f"{'learn' if self.learning else 'frozen'}-{key}")
-        os.makedirs(self.build_dir, exist_ok=True)
-        # One standalone network per process: retire the previous one, then start from a clean
-        # device so the generated code (and object names) never depend on what ran before, and a
-        # cached build directory is reused without recompiling.
-        _retire_previous(self)
-        if b2.get_device().__class__.__name__ != "CPPStandaloneDevice":
-            b2.set_device("cpp_standalone", directory=self.build_dir, build_on_run=False)
-        device.reinit()
-        gc.collect()
-        device.activate(directory=self.build_dir, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0  # measured: threads slow this network down
         # Brian2's default "make -j" starts one compiler per file at once (load ~50 on 2 cores)
         b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
-        b2.defaultclock.dt = self.cfg.dt * b2.ms
-        self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
         # per-run seed from the environment, so one binary gives a fresh, reproducible stream per chunk
-        device.insert_code(
-            "main",
-            f'{{ const char* _s = std::getenv("{SEED_ENV}");\n'
-            "  if (_s) brian::_random_generators[0].seed(std::strtoul(_s, NULL, 10)); }",
-        )
-        # run_args take effect here, so the delays can be copied from the run-time variable d
-        device.apply_run_args()
-        if self.cfg.delay_max > 0:
-            self.objs.syn_input.delay = "d"
-        self.objs.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={},
-                          profile=bool(os.environ.get("STDP_PROFILE")))
-        from filelock import FileLock
-
-        with FileLock(self.build_dir + ".lock"):
-            _build_incremental(device, self.build_dir, self.verbose)
-        self._device = device
+        seed_code = (f'{{ const char* _s = std::getenv("{SEED_ENV}");\n'
+                     "  if (_s) brian::_random_generators[0].seed(std::strtoul(_s, NULL, 10)); }")
+        self._setup_compiled("cpp_standalone", build_root or default_build_root(), "",
+                             self._key(record_input, record_inhibitory), contextlib.nullcontext(), seed_code,
+                             _build_incremental, record_input, record_inhibitory)
 
     def _setup_cuda(self, record_input, record_inhibitory, build_root):
         """The standalone set-up on brian2cuda's cuda_standalone device, compiled with nvcc.
 
         Builds without a GPU (for the compute capability in network/cuda.py); running needs one.
         """
-        from brian2 import device
-        from filelock import FileLock
-
         from . import cuda
 
         root = build_root or default_build_root()
         settings = cuda.settings(root)  # UserError when brian2cuda, nvcc or cuRAND are missing
-        key = cuda.build_key(self._key(record_input, record_inhibitory), settings)
-        self.build_dir = os.path.join(root, f"cuda-{'learn' if self.learning else 'frozen'}-{key}")
+        self._setup_compiled("cuda_standalone", root, "cuda-",
+                             cuda.build_key(self._key(record_input, record_inhibitory), settings),
+                             cuda.build_prefs(settings), cuda.seed_code(SEED_ENV), cuda.build,
+                             record_input, record_inhibitory, check=cuda.check_network)
+
+    def _setup_compiled(self, device_name, root, prefix, key, prefs, seed_code, build, record_input,
+                        record_inhibitory, check=None):
+        """Generate the whole chunk as one standalone program (C++ or CUDA) and build it once."""
+        from brian2 import device
+        from brian2.devices.device import all_devices
+        from filelock import FileLock
+
+        self.build_dir = os.path.join(root, f"{prefix}{'learn' if self.learning else 'frozen'}-{key}")
         os.makedirs(self.build_dir, exist_ok=True)
+        # One standalone network per process: retire the previous one, then start from a clean
+        # device so the generated code (and object names) never depend on what ran before, and a
+        # cached build directory is reused without recompiling.
         _retire_previous(self)
-        with cuda.build_prefs(settings):
-            if b2.get_device().__class__.__name__ != "CUDAStandaloneDevice":
-                b2.set_device("cuda_standalone", directory=self.build_dir, build_on_run=False)
+        with prefs:
+            if b2.get_device() is not all_devices[device_name]:
+                b2.set_device(device_name, directory=self.build_dir, build_on_run=False)
             device.reinit()
             gc.collect()
             device.activate(directory=self.build_dir, build_on_run=False)
             b2.defaultclock.dt = self.cfg.dt * b2.ms
             self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
-            cuda.check_network(self.objs)
-            device.insert_code("main", cuda.seed_code(SEED_ENV))
+            if check is not None:
+                check(self.objs)
+            device.insert_code("main", seed_code)
+            # run_args take effect here, so the delays can be copied from the run-time variable d
             device.apply_run_args()
             if self.cfg.delay_max > 0:
                 self.objs.syn_input.delay = "d"
             self.objs.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={},
                               profile=bool(os.environ.get("STDP_PROFILE")))
             with FileLock(self.build_dir + ".lock"):
-                cuda.build(device, self.build_dir, self.verbose)
+                build(device, self.build_dir, self.verbose)
         self._device = device
 
     def close(self):
