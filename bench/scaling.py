@@ -3,9 +3,11 @@
     python bench/scaling.py --sizes 100 400 1600 6400 --samples 200 [--data-dir ../shared/data]
 
 For each size: build time, then CPU time and wall time per sample of one learning chunk and
-one frozen (evaluation) chunk, and the peak resident memory of the simulation process. Each
-size runs in a fresh subprocess so the peak-memory figures do not mix. Results as JSON lines
-(and a PNG plot with --plot).
+one frozen (evaluation) chunk, and the peak resident memory of the simulation processes. Each
+size runs twice in fresh subprocesses: the first builds (and reports the build times), the
+second finds the builds cached, so its peak memory is the simulation's, not the compiler's.
+All sizes use the same integration method (``--method``, default implicit_euler: stable at every
+size, see docs/benchmarks.md). Results as JSON lines (and a PNG plot with --plot).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sys
 import time
 
 
-def measure(n: int, samples: int, data_dir: str | None) -> dict:
+def measure(n: int, samples: int, data_dir: str | None, method: str) -> dict:
     import numpy as np
 
     from stdp_toolkit.datasets import load_images
@@ -28,8 +30,8 @@ def measure(n: int, samples: int, data_dir: str | None) -> dict:
 
     x, _, _ = load_images(data_dir, "train")
     x = x[:samples].reshape(samples, -1) / 255.0
-    cfg = Config(n_neurons=n, chunk_presentations=samples).validate()
-    out = {"neurons": n, "synapses": 784 * n, "samples": samples}
+    cfg = Config(n_neurons=n, chunk_presentations=samples, method=method).validate()
+    out = {"neurons": n, "synapses": 784 * n, "samples": samples, "method": method}
     for learning in (True, False):
         tag = "train" if learning else "eval"
         t0 = time.perf_counter()
@@ -47,8 +49,10 @@ def measure(n: int, samples: int, data_dir: str | None) -> dict:
         out[f"{tag}_ms_per_sample_wall"] = 1e3 * (time.perf_counter() - t0) / r.consumed
         out[f"{tag}_ms_per_sample_cpu"] = 1e3 * cpu / r.consumed
         out[f"{tag}_spikes_per_sample"] = float(np.mean(r.counts.sum(1)))
-    # ru_maxrss of children: the largest simulation process of this subprocess (kB on Linux)
+    # ru_maxrss of children: the largest child of this subprocess (kB on Linux); with cached builds
+    # that is a simulation process, otherwise it may be the compiler
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    out["python_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the driver
     return out
 
 
@@ -57,23 +61,30 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 400, 1600, 6400])
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--data-dir")
+    ap.add_argument("--method", default="implicit_euler", choices=("euler", "exponential_euler", "implicit_euler"))
     ap.add_argument("--plot")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.samples, args.data_dir)), flush=True)
+        print(json.dumps(measure(args.one, args.samples, args.data_dir, args.method)), flush=True)
         return 0
     rows = []
     for n in args.sizes:
-        cmd = [sys.executable, __file__, "--one", str(n), "--samples", str(args.samples)]
+        cmd = [sys.executable, __file__, "--one", str(n), "--samples", str(args.samples), "--method", args.method]
         if args.data_dir:
             cmd += ["--data-dir", args.data_dir]
-        res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-        if res.returncode != 0:
-            print(res.stderr[-2000:], file=sys.stderr)
-            return 1
-        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
+        passes = []
+        for _ in range(2):  # 1st: builds; 2nd: cached builds, simulation memory only
+            res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+            if res.returncode != 0:
+                print(res.stderr[-2000:], file=sys.stderr)
+                return 1
+            passes.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        first, row = passes
+        row.update(train_build_s=first["train_build_s"], eval_build_s=first["eval_build_s"],
+                   peak_rss_mb_with_build=first["peak_rss_mb"])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     if args.plot:
         import matplotlib
 
