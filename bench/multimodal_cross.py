@@ -19,7 +19,8 @@ import sys
 
 import numpy as np
 
-from stdp_toolkit import checkpoint, experiment as E, multimodal as M
+from multimodal import train_labelled  # bench/multimodal.py: train, then label once and save
+from stdp_toolkit import checkpoint, multimodal as M
 from stdp_toolkit.datasets.noise import parse_noise
 from stdp_toolkit.network.config import Config
 
@@ -33,8 +34,7 @@ def run_variant(args, name: str, cross: dict, audio_dir: str) -> dict:
                        cross_modal=cross, label_samples=args.label_samples).validate()
     kw = dict(workers=args.workers, quiet=True)
     train = M.load_pairs(cfg, args.data_dir, audio_dir, "train", args.train_samples, seed=args.seed)
-    run = E.train(cfg, train.x, train.labels, os.path.join(args.out, name), seed=args.seed, quiet=True)
-    run = E.label(run, train.x[: args.label_samples], train.labels[: args.label_samples], **kw)
+    run = train_labelled(cfg, train, os.path.join(args.out, name), args.seed, args.workers)
     test = M.load_pairs(cfg, args.data_dir, audio_dir, "test", args.test_samples, seed=args.seed)
     out = dict(name=name, cross_modal=cross, neurons_per_ensemble=args.neurons, train_samples=args.train_samples,
                clean={k: v["accuracy"] for k, v in M.evaluate(run, test, **kw)["readouts"].items()})
