@@ -7,6 +7,7 @@ file is reported instead of silently loaded.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -55,6 +56,48 @@ def save(path: str, arrays: dict, meta: dict) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+_LOCKED: dict[str, int] = {}  # run folders this process holds, with their nesting depth
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str):
+    """Only one process writes a run folder at a time.
+
+    Two trainings into one ``--out`` would otherwise interleave their checkpoints. The lock is
+    an ``flock`` on ``RUN_DIR/.lock``: the system drops it when the process dies (kill -9 included),
+    so it never needs removing by hand. Nested use in one process is allowed.
+    """
+    key = os.path.realpath(run_dir)
+    if key in _LOCKED:
+        _LOCKED[key] += 1
+        try:
+            yield
+        finally:
+            _LOCKED[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        fcntl = None
+    try:
+        os.makedirs(run_dir, exist_ok=True)  # training creates its folder
+        fh = open(os.path.join(run_dir, ".lock"), "a")
+    except OSError as exc:
+        raise UserError(f"cannot write the run folder {run_dir}: {exc.strerror}; choose another --out") from None
+    with fh:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"{run_dir} is being written by another run right now; wait for it to finish, "
+                                "or use another --out") from None
+        _LOCKED[key] = 1
+        try:
+            yield
+        finally:
+            del _LOCKED[key]
 
 
 def remove_stale_temporaries(directory: str) -> None:

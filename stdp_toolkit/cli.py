@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
 from .errors import UserError
@@ -44,16 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted(*_):
+    raise KeyboardInterrupt
+
+
+def _resume_hint(args) -> str:
+    """Where an interrupted command left off (core runs: their last checkpoint)."""
+    run_dir = getattr(args, "out", None) if args.command == "train" else None
+    if run_dir and os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
+        from .experiment import RunState
+
+        try:
+            seen = RunState.load(run_dir).samples_seen
+        except (UserError, OSError):
+            seen = None
+        if seen is not None:
+            return f" at {seen:,} samples; the checkpoint in {run_dir} is kept: run the same command to resume"
+    return "; completed checkpoints are kept: run the same command to resume"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (kill, a job scheduler) stops a command like Ctrl-C does: cleanly, checkpoints kept
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"stdp-toolkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"stdp-toolkit {args.command}: interrupted", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message short
+        print(f"stdp-toolkit {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from . import checkpoint
 from .errors import UserError
 
 
@@ -17,6 +18,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (numpy seeds are non-negative), got {value}")
     return value
 
 
@@ -39,7 +50,7 @@ def register(sub) -> None:
     p.add_argument("--backend", choices=("runtime", "standalone", "cuda"), default="standalone",
                    help="cuda: GPU via brian2cuda (extra 'cuda', Python >= 3.12; docs/gpu.md)")
     p.add_argument("--out", required=True, help="run directory (checkpoint, metrics.json, figures)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
@@ -103,7 +114,6 @@ def _load(data_dir, split, limit=None):
 
 
 def _write_metrics(run_dir: str, update: dict) -> dict:
-    from . import checkpoint
     from .experiment import metrics_path
 
     path = metrics_path(run_dir)
@@ -120,6 +130,12 @@ def _write_metrics(run_dir: str, update: dict) -> dict:
 
 
 def train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples=None, source=""):
+    with checkpoint.run_lock(out):
+        return _train_and_label(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet,
+                                label_samples=label_samples, source=source)
+
+
+def _train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples, source):
     from . import experiment
 
     if not resume:
@@ -170,6 +186,13 @@ def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet, audio
     from . import experiment
 
     run = experiment.RunState.load(run_dir)
+    with checkpoint.run_lock(run_dir):
+        return _evaluate_run(run, run_dir, data_dir, test_samples, backend, workers, quiet, audio_dir, noise)
+
+
+def _evaluate_run(run, run_dir, data_dir, test_samples, backend, workers, quiet, audio_dir, noise):
+    from . import experiment
+
     if run.cfg.ensembles:
         return _evaluate_multimodal(run, run_dir, data_dir, audio_dir, test_samples, backend, workers, quiet, noise)
     if noise:

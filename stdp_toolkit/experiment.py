@@ -20,12 +20,19 @@ import numpy as np
 from . import checkpoint, readout
 from .compression import training as compression_training
 from .errors import UserError
+from .validation import check_labels
 from .network.config import Config
 from .network.builder import input_weight_matrix
 from .network.simulator import Simulator, initial_state, rest_state
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
+
+# progress watchdog: a training loop that completes no sample in this many chunks in a row (an
+# evaluation loop: in this many rounds over its unfinished slices) stops with an error naming the
+# likely cause instead of running forever. It only reads ``consumed``: a run that progresses is
+# untouched, and a resumed run stays identical to an uninterrupted one.
+STALL_CHUNKS = 10
 
 
 def chunk_seed(seed: int, phase: str, index: int) -> int:
@@ -39,8 +46,35 @@ def to_unit(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim < 2:
         raise UserError(f"images must be an array [N, H, W] or [N, pixels], got shape {images.shape}")
-    flat = images.reshape(len(images), -1).astype(float)
+    if images.dtype.kind not in "biuf":
+        raise UserError(f"images must hold numbers (pixel values), got dtype {images.dtype}")
+    flat = images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(float)
+    if flat.size and (not np.isfinite(flat).all() or flat.min() < 0 or flat.max() > 255):
+        if not np.isfinite(flat).all():
+            bad = "NaN or infinite values"
+        else:
+            bad = f"values in [{flat.min():g}, {flat.max():g}]"
+        raise UserError(f"images must hold finite pixel values in [0, 255] (or [0, 1]), got {bad}; "
+                        "check the data set")
     return flat / 255.0 if flat.max(initial=0) > 1.0 else flat
+
+
+def stall_message(cfg: Config, n_presentations: int, phase: str, chunks: int) -> str:
+    """Why a loop completed no sample in ``chunks`` chunks, and the fix (one line)."""
+    if cfg.min_spikes > 0 and n_presentations <= cfg.max_boosts:
+        return (f"{phase}: no sample finished in {chunks} chunks in a row. A sample that draws fewer than "
+                f"min_spikes = {cfg.min_spikes} spikes (a blank or very dim image) is shown up to max_boosts + 1 = "
+                f"{cfg.max_boosts + 1} times, but a chunk holds only {n_presentations} presentations; raise "
+                f"chunk_presentations above max_boosts ({cfg.max_boosts}), or lower max_boosts or min_spikes")
+    return (f"{phase}: no sample finished in {chunks} chunks in a row although a chunk of {n_presentations} "
+            f"presentations always has room for max_boosts + 1 = {cfg.max_boosts + 1}; the simulation itself "
+            "is stuck or broken (this is a bug: please report it with the config)")
+
+
+def _stalled(cfg: Config, n_presentations: int, phase: str, chunks: int) -> Exception:
+    message = stall_message(cfg, n_presentations, phase, chunks)
+    stuck_by_config = cfg.min_spikes > 0 and n_presentations <= cfg.max_boosts
+    return UserError(message) if stuck_by_config else RuntimeError(message)
 
 
 @dataclass
@@ -124,12 +158,17 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     Labels are not used for learning: they only feed the running-accuracy curve.
     ``stop_after_chunks`` ends the call early (to test resuming).
     """
-    x, y = to_unit(images), np.asarray(labels)
+    x, y = to_unit(images), check_labels(labels, "training labels")
     if len(x) != len(y):
         raise UserError(f"{len(x)} images but {len(y)} labels")
     if len(x) == 0:
         raise UserError("no training samples: give --train-samples > 0")
-    os.makedirs(run_dir, exist_ok=True)
+    cfg.check_memory()
+    with checkpoint.run_lock(run_dir):
+        return _train(cfg, x, y, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks)
+
+
+def _train(cfg, x, y, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks) -> RunState:
     checkpoint.remove_stale_temporaries(run_dir)
     path = os.path.join(run_dir, CHECKPOINT)
     if resume and os.path.exists(path):
@@ -151,7 +190,7 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     sim = Simulator(cfg, learning=True, backend=backend, codegen_target=codegen_target)
     bar = _progress(total, f"train ({backend})", quiet)
     bar.update(run.samples_seen)
-    chunks_this_call = 0
+    chunks_this_call = stalled = 0
     while run.samples_seen < total:
         epoch, pos = divmod(run.samples_seen, len(x))
         order = _epoch_order(seed, epoch, len(x))[pos: pos + sim.n_presentations]
@@ -167,8 +206,13 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
             compression_training.after_chunk(run, result, len(order))
         run.save(run_dir)
         bar.update(result.consumed)
-        bar.set_postfix(spikes=f"{result.counts.sum(1).mean():.1f}", repeats=f"{result.boosts.mean():.2f}")
+        if result.consumed:
+            bar.set_postfix(spikes=f"{result.counts.sum(1).mean():.1f}", repeats=f"{result.boosts.mean():.2f}")
         chunks_this_call += 1
+        stalled = 0 if result.consumed > 0 else stalled + 1
+        if stalled >= STALL_CHUNKS:
+            bar.close()
+            raise _stalled(cfg, sim.n_presentations, "train", stalled)
         if stop_after_chunks is not None and chunks_this_call >= stop_after_chunks:
             break
     bar.close()
@@ -220,11 +264,9 @@ def _run_slices(sim: Simulator, x, state, seed, phase, tasks, workers):
     if workers > 1 and len(tasks) > 1 and sim.backend == "standalone":
         global _WORKER
         _WORKER = one
-        sim.keep_run_args = True
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(workers, len(tasks))) as pool:
+        with ctx.Pool(min(workers, len(tasks)), initializer=_quiet_worker) as pool:
             results = dict(pool.imap_unordered(_call_worker, tasks))
-        sim.keep_run_args = False
         sim.cleanup_run_args()
         return results
     return dict(one(t) for t in tasks)
@@ -234,8 +276,16 @@ _WORKER = None
 
 
 def _call_worker(task):
-    os.environ["STDP_TOOLKIT_WORKER"] = str(os.getpid())
     return _WORKER(task)
+
+
+def _quiet_worker():
+    """Ctrl-C is the parent's to handle: it stops the pool, whose SIGTERM ends a worker at once,
+    without a traceback (its running simulation program follows it: see simulator.RUN_COMMAND)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command line's handler it was forked with
 
 
 def respond(run: RunState, images: np.ndarray, phase: str, *, backend: str = "standalone", workers: int = 1,
@@ -247,37 +297,45 @@ def respond(run: RunState, images: np.ndarray, phase: str, *, backend: str = "st
     """
     cfg = run.cfg
     x = to_unit(images)
-    sim = sim or Simulator(cfg, learning=False, backend=backend, codegen_target=codegen_target)
+    if sim is None:
+        cfg.check_memory()
+        sim = Simulator(cfg, learning=False, backend=backend, codegen_target=codegen_target)
     per_chunk = max(1, int(sim.n_presentations * 0.9))
     counts = np.zeros((len(x), cfg.n_neurons), dtype=np.int32)
     boosts = np.zeros(len(x), dtype=np.int32)
     todo = list(enumerate(_slices(len(x), per_chunk)))
     bar = _progress(len(x), phase, quiet)
-    next_id, attempt = len(todo), 0
+    next_id, stalled = len(todo), 0
     while todo:
         results = _run_slices(sim, x, run.state, run.seed, phase, todo, workers)
-        leftovers = []
+        leftovers, finished = [], 0
         for tid, idx in todo:
             r = results[tid]
             done = idx[: r["consumed"]]
             counts[done], boosts[done] = r["counts"], r["boosts"]
             leftovers.extend(idx[r["consumed"]:])
             bar.update(len(done))
+            finished += len(done)
         todo = []
         for sl in _slices(len(leftovers), per_chunk):
             todo.append((next_id, np.asarray(leftovers)[sl]))
             next_id += 1
-        attempt += 1
-        if attempt > 50:
-            raise RuntimeError("frozen run makes no progress")
+        # watchdog: every round over the unfinished slices must finish at least one sample
+        stalled = 0 if finished else stalled + 1
+        if todo and stalled >= STALL_CHUNKS:
+            bar.close()
+            raise _stalled(cfg, sim.n_presentations, phase, stalled)
     bar.close()
     return counts, boosts
 
 
 def label(run: RunState, images, labels, **kw) -> RunState:
     """Assign every neuron the class it responds to most (weights and θ frozen)."""
+    labels = check_labels(labels, "labelling labels")
+    if len(labels) != len(images):
+        raise UserError(f"{len(images)} images but {len(labels)} labels for the label phase")
     counts, _ = respond(run, images, "label", **kw)
-    run.assignments, run.proportions = readout.assign_labels(counts, np.asarray(labels))
+    run.assignments, run.proportions = readout.assign_labels(counts, labels)
     run.extra["label_samples"] = int(len(labels))
     return run
 
@@ -286,7 +344,9 @@ def evaluate(run: RunState, images, labels, **kw) -> dict:
     """Accuracy of both votes on ``images``, with the confusion matrix and timing."""
     if run.assignments is None:
         raise UserError("this run has no neuron labels yet: run the label phase (train does it at the end)")
-    labels = np.asarray(labels)
+    labels = check_labels(labels, "test labels")
+    if len(labels) != len(images):
+        raise UserError(f"{len(images)} test images but {len(labels)} labels")
     t0 = time.perf_counter()
     counts, boosts = respond(run, images, "test", **kw)
     seconds = time.perf_counter() - t0
@@ -311,11 +371,17 @@ def metrics_path(run_dir: str) -> str:
 
 
 def reset_run_dir(run_dir: str) -> None:
-    if os.path.isdir(run_dir):
-        for name in (CHECKPOINT, METRICS):
-            p = os.path.join(run_dir, name)
-            if os.path.exists(p):
-                os.remove(p)
-        fig = os.path.join(run_dir, "figures")
-        if os.path.isdir(fig):
-            shutil.rmtree(fig)
+    """Start a run folder over (``--no-resume``): delete the checkpoint, metrics and figures of the
+    run it holds. Files in a folder that holds no run are the user's: they are never deleted."""
+    if not os.path.isdir(run_dir):
+        return
+    ours = [p for p in (METRICS, "figures") if os.path.exists(os.path.join(run_dir, p))]
+    if not os.path.exists(os.path.join(run_dir, CHECKPOINT)):
+        if ours:
+            raise UserError(f"{run_dir} holds {' and '.join(ours)} but no run (no {CHECKPOINT}); they are not "
+                            "this toolkit's to delete: choose a new or empty --out")
+        return
+    os.remove(os.path.join(run_dir, CHECKPOINT))
+    for name in ours:
+        path = os.path.join(run_dir, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)

@@ -72,6 +72,16 @@ def test_missing_config_and_run(tmp_path):
     assert_user_error(run_cli("evaluate", str(tmp_path / "norun")), "no checkpoint")
 
 
+def test_no_resume_never_deletes_files_of_a_folder_that_holds_no_run(config, tmp_path):
+    out = tmp_path / "mine"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "my_plot.png").write_bytes(b"not the toolkit's")
+    (out / "metrics.json").write_text('{"mine": 1}')
+    p = run_cli("train", config, "--out", str(out), "--no-resume", "--train-samples", "10")
+    assert_user_error(p, "no run", "not this toolkit's to delete")
+    assert (out / "figures" / "my_plot.png").exists() and (out / "metrics.json").read_text() == '{"mine": 1}'
+
+
 @pytest.mark.slow
 def test_train_evaluate_plot_on_real_data(config, tmp_path, mnist_dir):
     out = str(tmp_path / "run")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import validation as V
 from ..errors import UserError
 
 SCHEDULES = ("gradual", "threshold")
@@ -63,30 +64,15 @@ class CompressionSettings:
 
 
 def _number(where, value, integer=False, low=None, high=None, low_open=False, high_open=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if integer:
-        ok = ok and float(value).is_integer()
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        rng = []
-        if low is not None:
-            rng.append(f"{'>' if low_open else '>='} {low}")
-        if high is not None:
-            rng.append(f"{'<' if high_open else '<='} {high}")
-        raise UserError(f"config value {where} must be {kind} {' and '.join(rng)}, got {value!r}")
-    return int(value) if integer else float(value)
+    check = V.integer if integer else V.number
+    return check(where, value, low=low, high=high, low_open=low_open, high_open=high_open)
 
 
 def _section(where, data, allowed):
     if data is None:
         return None
-    if not isinstance(data, dict):
-        raise UserError(f"config section {where} must be a mapping of setting: value, got {data!r}")
-    unknown = sorted(set(data) - set(allowed))
+    V.string_keys(where, data)
+    unknown = V.unknown_keys(data, allowed)
     if unknown:
         raise UserError(f"{where}: unknown setting(s) {unknown}; known: {sorted(allowed)}")
     return data
@@ -103,13 +89,11 @@ def parse(section: dict | None, chunk_presentations: int = 1000) -> CompressionS
     p = _section("compression.prune", data.get("prune"), PruneSettings.__dataclass_fields__)
     if p is not None:
         schedule = p.get("schedule", "gradual")
-        if schedule not in SCHEDULES:
-            raise UserError(f"compression.prune.schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+        V.choice("compression.prune.schedule", schedule, SCHEDULES)
         start = _number("compression.prune.start", p.get("start", 0), integer=True, low=0)
         end = _number("compression.prune.end", p.get("end", start), integer=True, low=start)
         order = p.get("order", "silent_first")
-        if order not in ORDERS:
-            raise UserError(f"compression.prune.order must be one of {', '.join(ORDERS)}, got {order!r}")
+        V.choice("compression.prune.order", order, ORDERS)
         prune = PruneSettings(
             schedule=schedule,
             target=_number("compression.prune.target", p.get("target", 0.6), low=0, high=1, high_open=True),
@@ -123,8 +107,7 @@ def parse(section: dict | None, chunk_presentations: int = 1000) -> CompressionS
     q = _section("compression.quantize", data.get("quantize"), QuantizeSettings.__dataclass_fields__)
     if q is not None:
         scheme = q.get("scheme", "uniform")
-        if scheme not in SCHEMES:
-            raise UserError(f"compression.quantize.scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+        V.choice("compression.quantize.scheme", scheme, SCHEMES)
         quant = QuantizeSettings(
             levels=_number("compression.quantize.levels", q.get("levels", 16), integer=True, low=2, high=256),
             scheme=scheme,

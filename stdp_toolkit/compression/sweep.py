@@ -32,9 +32,7 @@ def _simulator(cfg):
     key = (cfg.n_neurons, cfg.chunk_presentations, os.getpid())
     if key not in _SIM:
         _SIM.clear()
-        sim = Simulator(cfg, learning=False, backend="standalone")
-        sim.keep_run_args = True  # tasks of other workers may share run_args files: cleaned at the end
-        _SIM[key] = sim
+        _SIM[key] = Simulator(cfg, learning=False, backend="standalone")
     return _SIM[key]
 
 
@@ -60,7 +58,6 @@ def variant_state(run, sparsity: float, levels: int | None, scheme: str = "unifo
 def evaluate_point(run_dir: str, data_dir: str, sparsity: float, levels: int | None, scheme: str,
                    label_samples: int, test_samples: int) -> dict:
     """One sweep point (runs in a Dask worker)."""
-    os.environ["STDP_TOOLKIT_WORKER"] = str(os.getpid())  # own results directory per process
     from ..datasets import load_images
     from ..experiment import RunState, evaluate, label
 

@@ -53,6 +53,12 @@ import numpy as np
 from ..errors import UserError
 
 SCALINGS = ("centred", "peak")
+# upper bounds: far beyond any speech front end, low enough that a slip (Hz for kHz, s for ms) cannot
+# ask for a gigantic resampling, FFT or map
+_HIGH = dict(sample_rate=384_000, n_mels=1024, n_frames=1024, window_ms=1000.0, hop_ms=1000.0, fmin=192_000.0,
+             fmax=192_000.0, top_db=300.0, range_db=300.0, floor_db=300.0, gamma=100.0)
+_UNITS = dict(sample_rate="Hz", window_ms="ms", hop_ms="ms", fmin="Hz", fmax="Hz", top_db="dB", range_db="dB",
+              floor_db="dB")
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,12 @@ class AudioSettings:
         return max(1, int(round(self.hop_ms * self.sample_rate / 1000)))
 
     def validate(self) -> "AudioSettings":
+        from ..validation import integer as check_integer, number as check_number
+
         def number(name, lo, integer=False, allow_equal=False):
-            v = getattr(self, name)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
-            if integer:
-                ok = ok and float(v).is_integer()
-            if not ok or v < lo or (v == lo and not allow_equal):
-                kind = "an integer" if integer else "a number"
-                raise UserError(f"audio.{name} must be {kind} {'>=' if allow_equal else '>'} {lo}, got {v!r}")
+            check = check_integer if integer else check_number
+            check(f"audio.{name}", getattr(self, name), low=lo, low_open=not allow_equal, high=_HIGH[name],
+                  unit=_UNITS.get(name, ""), what="setting")
 
         number("sample_rate", 1000, integer=True, allow_equal=True)
         number("n_mels", 1, integer=True, allow_equal=True)
@@ -113,8 +117,10 @@ class AudioSettings:
         number("range_db", 0)
         number("floor_db", 0)
         number("gamma", 0)
-        if self.scaling not in SCALINGS:
-            raise UserError(f"audio.scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if not isinstance(self.scaling, str) or self.scaling not in SCALINGS:
+            from ..validation import show
+
+            raise UserError(f"audio.scaling must be one of {', '.join(SCALINGS)}, got {show(self.scaling)}")
         nyquist = self.sample_rate / 2
         fmax = nyquist if self.fmax is None else self.fmax
         if self.fmax is not None:
@@ -138,8 +144,10 @@ class AudioSettings:
             return cls()
         if not isinstance(data, dict):
             raise UserError(f"{source}: expected a mapping of audio front-end settings, got {type(data).__name__}")
+        from ..validation import unknown_keys
+
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = unknown_keys(data, known)
         if unknown:
             raise UserError(f"{source}: unknown audio setting(s) {unknown}; known: {sorted(known)}")
         values = dict(data)

@@ -6,6 +6,7 @@ gives a message that names the file and the problem instead of a reshape error l
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -54,7 +55,7 @@ def load_idx(path: str) -> np.ndarray:
         raise UserError(f"{path}: IDX header truncated")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _IDX_TYPES[type_code]
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize   # exact: np.prod can overflow on a corrupt header
     if len(raw) - header != expected:
         raise UserError(
             f"{path}: header says shape {shape} ({expected} data bytes) but the file holds "

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from ..errors import UserError
+from ..validation import check_labels
 from .idx import load_idx
 
 DATA_ENV = "STDP_DATA_DIR"
@@ -49,15 +50,18 @@ def load_mnist(data_dir: str, split: str = "train") -> tuple[np.ndarray, np.ndar
     if not os.path.isdir(data_dir):
         raise UserError(f"data directory not found: {data_dir}")
     prefix = _PREFIX[split]
-    images = load_idx(_find(data_dir, f"{prefix}-images-idx3-ubyte"))
-    labels = load_idx(_find(data_dir, f"{prefix}-labels-idx1-ubyte"))
+    image_path = _find(data_dir, f"{prefix}-images-idx3-ubyte")
+    label_path = _find(data_dir, f"{prefix}-labels-idx1-ubyte")
+    images, labels = load_idx(image_path), load_idx(label_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise UserError(f"{split} images in {data_dir} have shape {images.shape} / {images.dtype}; expected uint8 [N, H, W]")
+    if len(images) == 0 or images.shape[1] == 0 or images.shape[2] == 0:
+        raise UserError(f"{image_path} holds no image data (shape {images.shape}); download the data set again")
     if labels.ndim != 1:
         raise UserError(f"{split} labels in {data_dir} have shape {labels.shape}; expected a 1-D label file")
     if len(labels) != len(images):
         raise UserError(f"{split} files in {data_dir} do not match: {len(labels)} labels for {len(images)} images")
-    return images, labels.astype(np.uint8)
+    return images, check_labels(labels, label_path)
 
 
 def load_embedded_digits(split: str = "train", n_test: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -33,16 +33,25 @@ class NeuronModel:
     total_conductance: str = ""   # coefficient of -v in dv/dt * tau (see linearly_implicit)
     doc: dict = field(default_factory=dict)
 
-    def with_params(self, **overrides) -> "NeuronModel":
-        unknown = set(overrides) - set(self.params)
-        if unknown:
-            from ..errors import UserError
+    @property
+    def section(self) -> str:
+        """The config section that overrides this model's parameters."""
+        return CONFIG_SECTIONS.get(self.name, self.name)
 
+    def with_params(self, **overrides) -> "NeuronModel":
+        """The model with some parameters replaced; each checked in its unit (see stdp_toolkit.validation)."""
+        from ..errors import UserError
+        from ..validation import model_parameter, unknown_keys
+
+        unknown = unknown_keys(overrides, self.params)
+        if unknown:
             raise UserError(
-                f"unknown parameter(s) {sorted(unknown)} for the {self.name} neuron; "
+                f"unknown parameter(s) {unknown} for the {self.name} neuron; "
                 f"known: {sorted(self.params)}"
             )
-        return replace(self, params={**self.params, **overrides})
+        checked = {k: model_parameter(self.section, k, v, self.units[k], *PARAM_LOWER_BOUNDS.get(k, (None,)))
+                   for k, v in overrides.items()}
+        return replace(self, params={**self.params, **checked})
 
     def linearly_implicit(self) -> "NeuronModel":
         """The same model with its membrane equation in linearly implicit (backward) Euler form.
@@ -77,6 +86,16 @@ class NeuronModel:
         """Parameters as Brian2 quantities, for the group's namespace."""
         return {k: v * b2.Unit(1) if self.units[k] == "1" else v * getattr(b2, self.units[k]) for k, v in self.params.items()}
 
+
+# config section of each model's parameter overrides (Config.excitatory, .inhibitory, .input)
+CONFIG_SECTIONS = {"excitatory": "excitatory", "inhibitory": "inhibitory", "poisson_input": "input"}
+
+# lower bounds that differ from their unit's (validation.model_parameter): (low, exclusive)
+PARAM_LOWER_BOUNDS = {
+    "theta_plus": (0.0,),                 # mV per spike; a negative step lowers the threshold with every spike
+    "max_rate": (0.0, True),              # Hz; 0 would never draw an input spike
+    "t_on": (0.0, True),                  # ms; the input must be on for some time
+}
 
 EXCITATORY = NeuronModel(
     name="excitatory",

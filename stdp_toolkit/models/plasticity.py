@@ -33,17 +33,27 @@ class PlasticityRule:
     units: dict
 
     def with_params(self, **overrides) -> "PlasticityRule":
-        unknown = set(overrides) - set(self.params)
+        return self.with_params_from("rule_params", overrides)
+
+    def with_params_from(self, section: str, overrides: dict) -> "PlasticityRule":
+        """The rule with some parameters replaced; each checked in its unit (see stdp_toolkit.validation).
+
+        ``section`` names where the values come from in messages (``rule_params``,
+        ``cross_modal.rule_params``).
+
+        Time constants must be > 0 ms, ``wmax`` > 0, ``mu`` >= 0 (``(wmax - w)**mu`` is infinite at
+        ``w = wmax`` otherwise); learning rates and targets only need to be finite.
+        """
+        from ..validation import model_parameter, unknown_keys
+
+        unknown = unknown_keys(overrides, self.params)
         if unknown:
             raise UserError(
-                f"unknown parameter(s) {sorted(unknown)} for STDP rule {self.name!r}; known: {sorted(self.params)}"
+                f"unknown parameter(s) {unknown} for STDP rule {self.name!r}; known: {sorted(self.params)}"
             )
-        for key, value in overrides.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise UserError(f"STDP parameter {key} must be a number, got {value!r}")
-            if key.startswith("tau") and value <= 0:
-                raise UserError(f"STDP time constant {key} must be > 0 ms, got {value}")
-        return replace(self, params={**self.params, **{k: float(v) for k, v in overrides.items()}})
+        checked = {k: model_parameter(section, k, v, self.units.get(k, "1"), *RULE_LOWER_BOUNDS.get(k, (None,)))
+                   for k, v in overrides.items()}
+        return replace(self, params={**self.params, **checked})
 
     def namespace(self) -> dict:
         import brian2 as b2
@@ -66,6 +76,9 @@ class PlasticityRule:
                 for f in ("on_pre", "on_post", "pre_trace", "pre_trace_reset")}
         return replace(self, params=params, units=units, **code)
 
+
+# lower bounds of rule parameters beyond finiteness (validation.model_parameter): (low, exclusive)
+RULE_LOWER_BOUNDS = {"wmax": (0.0, True), "mu": (0.0,)}
 
 _PRE_TRACE = "dx_in/dt = -x_in / tau_pre : 1"
 _CLIP = "clip({expr}, 0, wmax)"
@@ -136,8 +149,10 @@ MULTIPLICATIVE = PlasticityRule(
 RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE)}
 
 
-def get_rule(name: str, **params) -> PlasticityRule:
-    """The rule called ``name`` with ``params`` overriding its defaults."""
-    if name not in RULES:
-        raise UserError(f"unknown STDP rule {name!r}; choose one of: {', '.join(sorted(RULES))}")
-    return RULES[name].with_params(**params)
+def get_rule(name: str, section: str = "rule_params", /, **params) -> PlasticityRule:
+    """The rule called ``name`` with ``params`` overriding its defaults (``section``: their config section)."""
+    if not isinstance(name, str) or name not in RULES:
+        from ..validation import show
+
+        raise UserError(f"unknown STDP rule {show(name)}; choose one of: {', '.join(sorted(RULES))}")
+    return RULES[name].with_params_from(section, params)

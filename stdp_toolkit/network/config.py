@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 
-import yaml
-
+from .. import validation as V
 from ..errors import UserError
 from ..models import EXCITATORY, INHIBITORY, POISSON_INPUT, get_rule
 
@@ -38,6 +38,19 @@ METHODS = ("euler", "exponential_euler", "implicit_euler")
 
 # cross-modal synapses (multimodal networks): defaults of the ``cross_modal`` config section
 CROSS_MODAL_DEFAULTS = dict(rule="power_law", rule_params={}, w_init=0.0)
+
+# integer settings: True for > 0, False for >= 0 (the largest is validation.MAX_INT32)
+INTEGER_FIELDS = dict(n_neurons=True, n_inputs=True, min_spikes=False, max_boosts=False, epochs=True,
+                      label_samples=True, chunk_presentations=True)
+
+# ensemble names become parts of file names (figures)
+_ENSEMBLE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+# lower bound of the memory one simulated synapse or value takes (bytes): a plastic synapse holds at
+# least its weight and delay (float64) and two int32 indices in Brian2 plus the initial arrays here;
+# a lateral (I->E) synapse at least its two indices; a stimulus value a float64 in the padded chunk and
+# one in the TimedArray
+_BYTES_PER_SYNAPSE, _BYTES_PER_LATERAL, _BYTES_PER_STIMULUS = 32, 8, 16
 
 
 @dataclass
@@ -124,11 +137,37 @@ class Config:
     def cross_plasticity(self):
         """The cross-modal rule, its presynaptic trace renamed so it can sit beside the input rule's."""
         s = self.cross_modal_settings()
-        return get_rule(s["rule"], **s["rule_params"]).with_pre_trace("x_cross", "tau_cross")
+        return get_rule(s["rule"], "cross_modal.rule_params", **s["rule_params"]).with_pre_trace("x_cross", "tau_cross")
 
     @property
     def n_input_synapses(self) -> int:
         return sum(e.n_inputs * e.n_neurons for e in self.ensemble_list())
+
+    @property
+    def n_lateral_synapses(self) -> int:
+        """Inhibitory -> excitatory synapses: all but the partner, inside each ensemble."""
+        return sum(e.n_neurons * (e.n_neurons - 1) for e in self.ensemble_list())
+
+    @property
+    def n_cross_synapses(self) -> int:
+        """Cross-modal synapses: every excitatory neuron to those of the other ensembles (0 without)."""
+        if not self.has_cross_modal:
+            return 0
+        return self.n_neurons ** 2 - sum(e.n_neurons ** 2 for e in self.ensemble_list())
+
+    def min_memory_bytes(self) -> int:
+        """A lower bound of the memory one simulation of this network needs (bytes)."""
+        return (_BYTES_PER_SYNAPSE * (self.n_input_synapses + self.n_cross_synapses)
+                + _BYTES_PER_LATERAL * self.n_lateral_synapses
+                + _BYTES_PER_STIMULUS * self.chunk_presentations * self.n_inputs)
+
+    def check_memory(self, available: int | None = None) -> "Config":
+        """UserError, before anything is allocated, when this machine cannot hold the network."""
+        V.check_memory(self.min_memory_bytes(),
+                       f"config {self.name} ({self.n_neurons:,} neurons, {self.n_input_synapses:,} input synapses, "
+                       f"chunks of {self.chunk_presentations:,} presentations)",
+                       "use fewer n_neurons or a smaller chunk_presentations", available)
+        return self
 
     @property
     def prunes(self) -> bool:
@@ -147,46 +186,133 @@ class Config:
 
     # ---- validation and I/O ----------------------------------------------------------------------
     def validate(self) -> "Config":
-        def positive(name, value, integer=False, allow_zero=False):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if integer:
-                ok = ok and float(value).is_integer()
-            if not ok or value < 0 or (value == 0 and not allow_zero):
-                kind = "an integer" if integer else "a number"
-                bound = ">= 0" if allow_zero else "> 0"
-                raise UserError(f"config value {name} must be {kind} {bound}, got {value!r}")
+        """Check every setting: types, finite numbers, physical bounds (units as in models/), sizes.
 
-        self._validate_ensembles()    # first: the network's sizes are derived from them
-        positive("n_neurons", self.n_neurons, integer=True)
-        positive("n_inputs", self.n_inputs, integer=True)
-        positive("dt", self.dt)
-        positive("w_init", self.w_init)
-        positive("delay_max", self.delay_max, allow_zero=True)
-        positive("w_ei", self.w_ei, allow_zero=True)
-        positive("w_ie", self.w_ie, allow_zero=True)
-        positive("norm_total", self.norm_total, allow_zero=True)
-        positive("theta_init", self.theta_init, allow_zero=True)
-        positive("min_spikes", self.min_spikes, integer=True, allow_zero=True)
-        positive("max_boosts", self.max_boosts, integer=True, allow_zero=True)
-        positive("epochs", self.epochs, integer=True)
-        positive("label_samples", self.label_samples, integer=True)
-        positive("chunk_presentations", self.chunk_presentations, integer=True)
-        if self.method not in METHODS:
-            raise UserError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        The bounds and their reasons are documented in :mod:`stdp_toolkit.validation`. Integer
+        settings given as whole floats (``n_neurons: 100.0``) are stored as ints. Machine memory is
+        checked separately, just before a simulation allocates (:meth:`check_memory`).
+        """
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise UserError(f"config value name must be a text such as dc100, got {V.show(self.name)}; quote it if it "
+                            "looks like a number")
+        for key, positive in INTEGER_FIELDS.items():
+            if key in ("n_neurons", "n_inputs") and self.ensembles and isinstance(self.ensembles, list):
+                continue   # the sums over the ensembles (checked there)
+            setattr(self, key, V.integer(key, getattr(self, key), low=0, low_open=positive))
         for section in ("excitatory", "inhibitory", "input", "rule_params", "compression"):
-            if not isinstance(getattr(self, section), dict):
-                raise UserError(f"config section {section} must be a mapping of parameter: value")
-        # building the models checks parameter names and the rule name
-        self.excitatory_model(), self.inhibitory_model(), self.plasticity()
+            V.string_keys(section, getattr(self, section))
+        self._validate_ensembles()    # the network's sizes are derived from them
+        self.method = V.choice("method", self.method, METHODS)
+        self._keep_number("dt", V.number("dt", self.dt, low=0.0, low_open=True, unit="ms"))
+        # building the models checks parameter names, units and the rule name
+        exc, inh = self.excitatory_model(), self.inhibitory_model()
+        rule = self.plasticity()
         self.compression_settings()
-        inp = self.input_model().params
-        for key in ("t_on", "max_rate"):
-            positive(f"input.{key}", inp[key])
-        positive("input.t_rest", inp["t_rest"], allow_zero=True)
-        positive("input.boost_rate", inp["boost_rate"], allow_zero=True)
-        if abs((inp["t_on"] + inp["t_rest"]) / self.dt - self.steps_per_presentation) > 1e-6:
-            raise UserError("input.t_on + input.t_rest must be a whole number of time steps dt")
+        self._validate_timing()
+        self._validate_stability(exc, inh, rule)
+        self._validate_weights(exc, inh, rule)
+        self._validate_sizes()
         return self
+
+    def _keep_number(self, key: str, checked: float) -> None:
+        """Keep a checked number as written (int or float: the build cache keys on it); plain float otherwise."""
+        if type(getattr(self, key)) not in (int, float):
+            setattr(self, key, checked)
+
+    def _validate_timing(self) -> None:
+        inp = self.input_model().params
+        dt = self.dt
+        steps = (inp["t_on"] + inp["t_rest"]) / dt
+        if not steps <= V.MAX_STEPS_PER_PRESENTATION:   # also inf for a tiny dt
+            raise UserError(f"a presentation (input.t_on + input.t_rest = {inp['t_on'] + inp['t_rest']:g} ms) is "
+                            f"{steps:,.0f} steps of dt = {dt:g} ms; at most {V.MAX_STEPS_PER_PRESENTATION:,} are "
+                            "allowed: use a larger dt or a shorter presentation (values are in ms)")
+        for key in ("t_on", "t_rest"):
+            n = inp[key] / dt
+            if abs(n - round(n)) > 1e-6:
+                raise UserError(f"input.{key} = {inp[key]:g} ms must be a whole number of time steps dt = {dt:g} ms")
+        if inp["t_on"] < dt:
+            raise UserError(f"input.t_on = {inp['t_on']:g} ms is shorter than one time step dt = {dt:g} ms: the input "
+                            "would never be on; raise t_on or lower dt")
+        # a Poisson input draws at most one spike per step: rate * dt is a probability
+        fastest = inp["max_rate"] + self.max_boosts * inp["boost_rate"]
+        limit = 1e3 / dt
+        if fastest > limit:
+            raise UserError(f"input.max_rate + max_boosts x input.boost_rate = {fastest:g} Hz exceeds 1/dt = "
+                            f"{limit:g} Hz (a Poisson input draws at most one spike per time step); lower max_rate, "
+                            "boost_rate or max_boosts, or dt")
+        # inputs are silent for t_rest after each sample: a longer delay carries one sample's input spikes into
+        # the next (and into the next chunk, which starts without them: a resumed run would differ)
+        self._keep_number("delay_max", V.number(
+            "delay_max", self.delay_max, low=0.0, high=inp["t_rest"], unit="ms",
+            fix="a delay longer than the rest between samples (input.t_rest) carries input spikes into the next "
+                "sample; lower delay_max or raise t_rest"))
+        self._keep_number("theta_init", V.number("theta_init", self.theta_init, low=0.0, high=V.MAX_VOLTAGE_MV,
+                                                 unit="mV"))
+
+    def _validate_stability(self, exc, inh, rule) -> None:
+        """Time constants integrated by forward Euler must exceed dt / 2 (else the decay diverges)."""
+        if self.method == "exponential_euler":
+            return
+        taus = {}
+        for model, membrane in ((exc, "tau_m"), (inh, "tau_m_i")):
+            for key, unit in model.units.items():
+                if unit == "ms" and key.startswith("tau") and not (key == membrane and self.method == "implicit_euler"):
+                    taus[f"{model.section}.{key}"] = model.params[key]
+        # the rule's post traces live in the excitatory group (its pre traces in the exactly integrated inputs)
+        for key, value in rule.params.items():
+            if key.startswith("tau") and re.search(rf"\b{key}\b", rule.post_trace):
+                taus[f"rule_params.{key}"] = value
+        if self.has_cross_modal:
+            cross = self.cross_plasticity()
+            taus["cross_modal.rule_params.tau_pre"] = cross.params["tau_cross"]
+        floor = V.euler_tau_floor(self.dt)
+        for name, tau in taus.items():
+            if tau <= floor:
+                raise UserError(f"config value {name} = {tau:g} ms is too short for dt = {self.dt:g} ms: forward Euler "
+                                f"(method {self.method}) is unstable unless it is > dt/2 = {floor:g} ms; use a larger "
+                                "time constant, a smaller dt or method exponential_euler")
+
+    def _validate_weights(self, exc, inh, rule) -> None:
+        """Weights are conductance steps relative to the leak: >= 0, and one spike's step stable."""
+        g_exc = V.max_conductance_step(exc.params["tau_m"], self.dt, self.method)
+        g_inh = V.max_conductance_step(inh.params["tau_m_i"], self.dt, self.method)
+        if self.method == "euler":
+            fix = ("weights are conductance steps relative to the leak, and with method euler one spike's step w "
+                   "must keep dt (1 + w) / tau_m < 2: lower it or use method implicit_euler")
+        else:
+            fix = f"weights are conductance steps relative to the leak; {V.MAX_CONDUCTANCE:g} is far beyond any synapse"
+
+        def weight(name, value, high, low_open=False):
+            return V.number(name, value, low=0.0, low_open=low_open, high=high, high_open=True, fix=fix)
+
+        # initial input weights are (U[0,1) + 0.01) * w_init
+        self._keep_number("w_init", weight("w_init", self.w_init, g_exc / 1.01, low_open=True))
+        self._keep_number("w_ei", weight("w_ei", self.w_ei, g_inh))
+        self._keep_number("w_ie", weight("w_ie", self.w_ie, g_exc))
+        weight("rule_params.wmax", rule.params["wmax"], g_exc)
+        # normalisation sets each neuron's input weights to sum to norm_total: their mean must be a stable step
+        n_in = min(e.n_inputs for e in self.ensemble_list())
+        self._keep_number("norm_total", V.number(
+            "norm_total", self.norm_total, low=0.0, high=g_exc * n_in, high_open=True,
+            fix=f"it is the sum of a neuron's {n_in} input weights; " + fix))
+        if self.has_cross_modal:
+            s = self.cross_modal_settings()
+            weight("cross_modal.w_init", s["w_init"], g_exc)
+            weight("cross_modal.rule_params.wmax", self.cross_plasticity().params["wmax"], g_exc)
+
+    def _validate_sizes(self) -> None:
+        """Counts the compiled code indexes with 32-bit integers."""
+        for what, n, fix in (
+                ("input synapses (n_inputs x n_neurons)", self.n_input_synapses, "use fewer n_neurons"),
+                ("inhibitory->excitatory synapses (n_neurons x (n_neurons - 1))", self.n_lateral_synapses,
+                 "use fewer n_neurons"),
+                ("cross-modal synapses", self.n_cross_synapses, "use fewer n_neurons per ensemble"),
+                ("stimulus values per chunk (chunk_presentations x n_inputs)",
+                 self.chunk_presentations * self.n_inputs, "use a smaller chunk_presentations")):
+            if n > V.MAX_INT32:
+                raise UserError(f"config {self.name}: {n:,} {what} exceed {V.MAX_INT32:,}, the most Brian2 indexes "
+                                f"with 32-bit integers; {fix}")
 
     def _validate_ensembles(self) -> None:
         if not isinstance(self.ensembles, list):
@@ -194,20 +320,23 @@ class Config:
         names = []
         for k, e in enumerate(self.ensembles):
             if not isinstance(e, dict) or set(e) != {"name", "n_inputs", "n_neurons"}:
-                raise UserError(f"ensembles[{k}] must have exactly the keys name, n_inputs, n_neurons; got {e!r}")
+                raise UserError(f"ensembles[{k}] must have exactly the keys name, n_inputs, n_neurons; got {V.show(e)}")
             for key in ("n_inputs", "n_neurons"):
-                v = e[key]
-                if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                    raise UserError(f"ensembles[{k}].{key} must be an integer > 0, got {v!r}")
-            names.append(str(e["name"]))
+                e[key] = V.integer(f"ensembles[{k}].{key}", e[key], low=0, low_open=True)
+            if not isinstance(e["name"], str) or not _ENSEMBLE_NAME.match(e["name"]):
+                raise UserError(f"ensembles[{k}].name must be a word of letters, digits, _ or - (it names figure "
+                                f"files), e.g. image; got {V.show(e['name'])}")
+            names.append(e["name"])
         if len(set(names)) != len(names):
             raise UserError(f"ensemble names must be unique, got {names}")
         if self.ensembles:
             n_in = sum(e["n_inputs"] for e in self.ensembles)
             n_e = sum(e["n_neurons"] for e in self.ensembles)
-            if (self.n_inputs, self.n_neurons) != (n_in, n_e):
-                raise UserError(f"n_inputs/n_neurons ({self.n_inputs}/{self.n_neurons}) must be the sums over the "
-                                f"ensembles ({n_in}/{n_e}); leave them out of a multi-ensemble config")
+            if not (V.is_number(self.n_inputs) and V.is_number(self.n_neurons)) \
+                    or (self.n_inputs, self.n_neurons) != (n_in, n_e):
+                raise UserError(f"n_inputs/n_neurons ({V.show(self.n_inputs)}/{V.show(self.n_neurons)}) must be the "
+                                f"sums over the ensembles ({n_in}/{n_e}); leave them out of a multi-ensemble config")
+            self.n_inputs, self.n_neurons = n_in, n_e
             if self.compression:
                 raise UserError("compression is not supported for multi-ensemble networks yet; "
                                 "remove the compression section")
@@ -216,15 +345,13 @@ class Config:
         if self.cross_modal:
             if len(self.ensembles) < 2:
                 raise UserError("cross_modal synapses need at least two ensembles (config section ensembles)")
-            unknown = sorted(set(self.cross_modal) - set(CROSS_MODAL_DEFAULTS))
+            unknown = V.unknown_keys(self.cross_modal, CROSS_MODAL_DEFAULTS)
             if unknown:
                 raise UserError(f"cross_modal: unknown setting(s) {unknown}; known: {sorted(CROSS_MODAL_DEFAULTS)}")
             s = self.cross_modal_settings()
-            if not isinstance(s["rule_params"], dict):
-                raise UserError("cross_modal.rule_params must be a mapping of parameter: value")
-            w = s["w_init"]
-            if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
-                raise UserError(f"cross_modal.w_init must be a number >= 0, got {w!r}")
+            V.string_keys("cross_modal.rule_params", s["rule_params"])
+            # its upper bound (a stable conductance step) is checked with the other weights
+            V.number("cross_modal.w_init", s["w_init"], low=0.0)
             cross, own = self.cross_plasticity(), self.plasticity()
             if cross.post_trace and cross.post_trace != own.post_trace:
                 raise UserError(f"cross_modal rule {cross.name!r} needs postsynaptic traces that differ from those "
@@ -245,28 +372,28 @@ class Config:
         if not isinstance(data, dict):
             raise UserError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
+        unknown = V.unknown_keys(data, known)
         if unknown:
             raise UserError(f"{source}: unknown setting(s) {unknown}; known settings: {sorted(known)}")
+        data = copy.deepcopy(data)
         ens = data.get("ensembles")
         if isinstance(ens, list) and ens and all(isinstance(e, dict) for e in ens):
             # a multi-ensemble network's sizes are the sums over its ensembles
-            data = dict(data)
             for key in ("n_inputs", "n_neurons"):
-                if key not in data and all(isinstance(e.get(key), int) for e in ens):
-                    data[key] = sum(e[key] for e in ens)
-        return cls(**copy.deepcopy(data)).validate()
+                sizes = [e.get(key) for e in ens]
+                if key not in data and all(V.is_whole(v) for v in sizes):
+                    data[key] = sum(int(v) for v in sizes)
+        return cls(**data).validate()
 
     @classmethod
     def load(cls, path: str) -> "Config":
+        """The validated config in a YAML file (UserError with line and column for bad YAML)."""
         if not os.path.isfile(path):
             raise UserError(f"config file not found: {path} (see networks/ for examples)")
-        try:
-            with open(path) as fh:
-                data = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        return cls.from_dict(data or {}, source=path)
+        data = V.load_yaml(path, what="config file")
+        if data is None:
+            data = {}
+        return cls.from_dict(data, source=path)
 
     def replace(self, **changes) -> "Config":
         data = self.to_dict()

@@ -21,16 +21,42 @@ import time
 import weakref
 from dataclasses import dataclass
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: concurrent runs of one build are not locked there
+    fcntl = None
+
 import brian2 as b2
 import numpy as np
 
 from ..errors import UserError
+from . import fpenv
 from .builder import NetworkObjects, build_network, cross_connectivity
 from .config import Config
 
 BACKENDS = ("runtime", "standalone", "cuda")
 SEED_ENV = "STDP_TOOLKIT_SEED"
 BUILD_ENV = "STDP_BUILD_DIR"
+
+
+def _run_command() -> list[str]:
+    """How the compiled program is started (util-linux, where present).
+
+    ``setsid``: in a session of its own, so Ctrl-C in a terminal (SIGINT to the foreground process
+    group) reaches Python only, which stops the program and keeps the last checkpoint, instead of
+    killing the program under Brian2 (an IndexError on its half-written results).
+    ``setpriv --pdeathsig TERM``: the program ends with the process that started it, e.g. an
+    evaluation worker stopped by its pool, or a run killed with kill -9.
+    """
+    cmd = ["./main"]
+    if shutil.which("setpriv"):
+        cmd = ["setpriv", "--pdeathsig", "TERM", *cmd]
+    if shutil.which("setsid"):
+        cmd = ["setsid", "--wait", *cmd]
+    return cmd
+
+
+RUN_COMMAND = _run_command()
 
 
 def default_build_root() -> str:
@@ -183,6 +209,19 @@ def _build_incremental(device, directory: str, verbose: bool) -> None:
     device.compile_source(directory, compiler, False, False)
 
 
+@contextlib.contextmanager
+def build_lock(build_dir: str, exclusive: bool):
+    """Lock shared by every process that uses one cached build folder (two seeds in two terminals).
+
+    Runs hold it shared, many at a time. Building (which rewrites sources and static arrays) holds
+    it exclusively, so it waits for running programs; see :meth:`Simulator.cleanup_run_args`.
+    """
+    with open(build_dir + ".lock", "a") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield fh
+
+
 _ACTIVE: list = []
 
 
@@ -207,7 +246,7 @@ class Simulator:
         self.cfg, self.learning, self.backend = cfg, learning, backend
         self.n_presentations = int(n_presentations or cfg.chunk_presentations)
         self.verbose = verbose
-        self.keep_run_args = False  # parallel workers share run_args files: the parent cleans up
+        self.flushes_subnormals: bool | None = None  # FTZ/DAZ took effect in the last run (fpenv.py)
         self.variables = state_variables(cfg, learning)
         self.build_seconds = 0.0
         t0 = time.perf_counter()
@@ -262,7 +301,8 @@ class Simulator:
         """Generate the whole chunk as one standalone program (C++ or CUDA) and build it once."""
         from brian2 import device
         from brian2.devices.device import all_devices
-        from filelock import FileLock
+
+        b2.prefs.devices.cpp_standalone.run_cmd_unix = RUN_COMMAND
 
         self.build_dir = os.path.join(root, f"{prefix}{'learn' if self.learning else 'frozen'}-{key}")
         os.makedirs(self.build_dir, exist_ok=True)
@@ -280,6 +320,7 @@ class Simulator:
             self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
             if check is not None:
                 check(self.objs)
+            device.insert_code("before_start", fpenv.COMPILED_CODE)
             device.insert_code("main", seed_code)
             # run_args take effect here, so the delays can be copied from the run-time variable d
             device.apply_run_args()
@@ -287,7 +328,7 @@ class Simulator:
                 self.objs.syn_input.delay = "d"
             self.objs.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={},
                               profile=bool(os.environ.get("STDP_PROFILE")))
-            with FileLock(self.build_dir + ".lock"):
+            with build_lock(self.build_dir, exclusive=True):
                 build(device, self.build_dir, self.verbose)
         self._device = device
 
@@ -322,14 +363,21 @@ class Simulator:
         stim = self._pad(images)
         n_valid = len(images)
         t0 = time.perf_counter()
-        if self.backend == "standalone":
-            out = self._run_standalone(stim, n_valid, state, seed)
-        elif self.backend == "cuda":
-            out = self._run_cuda(stim, n_valid, state, seed)
-        else:
-            out = self._run_runtime(stim, n_valid, state, seed)
-        pres_sample, pres_boosts, spike_i, spike_t, new_state, extra = out
-        consumed = int(min(n_valid, round(float(self.objs.ctrl.sample[0]))))
+        # Ctrl-C raises KeyboardInterrupt at once: Brian2's default "stop gracefully at the end of this
+        # time step" would return a cut-short chunk as if it were complete (and checkpoint it)
+        stop_gracefully = b2.prefs.core.stop_on_keyboard_interrupt
+        b2.prefs.core.stop_on_keyboard_interrupt = False
+        try:
+            if self.backend == "standalone":
+                out = self._run_standalone(stim, n_valid, state, seed)
+            elif self.backend == "cuda":
+                out = self._run_cuda(stim, n_valid, state, seed)
+            else:
+                out = self._run_runtime(stim, n_valid, state, seed)
+        finally:
+            b2.prefs.core.stop_on_keyboard_interrupt = stop_gracefully
+        pres_sample, pres_boosts, spike_i, spike_t, new_state, extra, sample = out
+        consumed = int(min(n_valid, round(sample)))
         counts, boosts = summarise_presentations(self.cfg, consumed, pres_sample, pres_boosts, spike_i, spike_t)
         return ChunkResult(consumed, counts, boosts, spike_i, spike_t, pres_sample, new_state,
                            time.perf_counter() - t0, *extra)
@@ -366,40 +414,59 @@ class Simulator:
             run_args[view] = value
         seed_text = str(int(seed) % (2**32))
         os.environ[SEED_ENV] = device.run_environment_variables[SEED_ENV] = seed_text
-        # worker processes (parallel evaluation) each write their own results directory
-        results = f"results_{os.getpid()}" if os.environ.get("STDP_TOOLKIT_WORKER") else "results"
-        try:
-            device.run(directory=self.build_dir, results_directory=results, with_output=self.verbose,
-                       run_args=run_args)
-        finally:
-            if not self.keep_run_args:
-                self.cleanup_run_args()
-        pres_sample, pres_boosts, si, st, extra = self._read_monitors(0.0)
-        return pres_sample, pres_boosts, si, st, self._read_state(), extra
+        # Every process writes its own results folder: runs of one build in several processes
+        # (parallel evaluation, two seeds in two terminals) never read each other's results.
+        results = f"results_{os.getpid()}"
+        results_dir = os.path.join(self.build_dir, results)
+        with build_lock(self.build_dir, exclusive=False) as lock:
+            try:
+                try:
+                    device.run(directory=self.build_dir, results_directory=results, with_output=self.verbose,
+                               run_args=run_args)
+                except KeyboardInterrupt:
+                    # subprocess.call has killed the program; Brian2 would think it still runs
+                    b2.Network._globally_running = False
+                    raise
+                self.flushes_subnormals = fpenv.compiled_mode(results_dir)
+                pres_sample, pres_boosts, si, st, extra = self._read_monitors(0.0)
+                out = (pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0]))
+            finally:
+                self.cleanup_run_args(lock)
+        shutil.rmtree(results_dir, ignore_errors=True)  # kept when the run failed: it holds stdout.txt
+        return out
 
     def _run_cuda(self, stim, n_valid, state, seed):
         from . import cuda
 
         cuda.require_gpu(self.build_dir)
         try:
-            pres_sample, pres_boosts, si, st, new_state, extra = self._run_standalone(stim, n_valid, state, seed)
+            pres_sample, pres_boosts, si, st, new_state, extra, sample = self._run_standalone(stim, n_valid, state, seed)
         except RuntimeError as exc:
             raise cuda.run_failed(self._device.results_dir, exc) from None
         extra = tuple(None if sp is None else cuda.sort_spikes(*sp) for sp in extra)
-        return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra)
+        return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra, sample)
 
-    def cleanup_run_args(self):
-        """Delete the per-run input files (weights, stimuli) and worker result directories."""
+    def cleanup_run_args(self, lock=None):
+        """Delete the run-argument input files (weights, stimuli) once no process runs this build.
+
+        The files are named by their content and shared between processes, so they are removed
+        only by whoever can take the build lock exclusively (``lock``: this process's shared one).
+        """
         if self.backend not in ("standalone", "cuda"):
             return
-        static = os.path.join(self.build_dir, "static_arrays")
-        for fname in os.listdir(static) if os.path.isdir(static) else []:
-            if fname.startswith("init_"):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(static, fname))
-        for name in os.listdir(self.build_dir):
-            if name.startswith("results_"):
-                shutil.rmtree(os.path.join(self.build_dir, name), ignore_errors=True)
+        with contextlib.ExitStack() as stack:
+            if lock is None:
+                lock = stack.enter_context(build_lock(self.build_dir, exclusive=False))
+            if fcntl is not None:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return  # another process runs this build: the last one to finish cleans up
+            static = os.path.join(self.build_dir, "static_arrays")
+            for fname in os.listdir(static) if os.path.isdir(static) else []:
+                if fname.startswith("init_"):
+                    with contextlib.suppress(OSError):
+                        os.remove(os.path.join(static, fname))
 
     def _run_runtime(self, stim, n_valid, state, seed):
         o = self.objs
@@ -416,6 +483,7 @@ class Simulator:
         offsets["presentations"] = len(o.presentations.t)
         t_offset = float(o.net.t / b2.second)
         b2.seed(int(seed) % (2**32))
-        o.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={})
+        with fpenv.flush_denormals() as self.flushes_subnormals:
+            o.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={})
         pres_sample, pres_boosts, si, st, extra = self._read_monitors(t_offset, offsets)
-        return pres_sample, pres_boosts, si, st, self._read_state(), extra
+        return pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0])

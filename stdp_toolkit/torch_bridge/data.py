@@ -16,6 +16,7 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 
 from ..errors import UserError
+from ..validation import check_labels
 
 __all__ = ["CIFAR10_CLASSES", "load_cifar10", "load_cifar10_batches", "load_image_folder",
            "load_image_archive", "load_dataset", "resolve_dataset_dir", "batches", "DATASET_STATS"]
@@ -75,12 +76,12 @@ def load_cifar10_batches(folder: str, split: str = "train") -> Tuple[np.ndarray,
             raise UserError(f"{path} is not a CIFAR-10 batch: missing 'data' or 'labels'")
         data = np.asarray(data)
         labels = np.asarray(labels)
-        if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-            raise UserError(f"{path}: data has shape {data.shape} with {len(labels)} labels; expected [N, 3072] and N labels")
-        if labels.min() < 0 or labels.max() > 9:
-            raise UserError(f"{path}: labels outside 0..9")
+        if data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1 or len(labels) != len(data) or not len(data):
+            raise UserError(f"{path}: data has shape {data.shape} with {labels.size} labels; expected [N, 3072] and N "
+                            "labels, N > 0")
+        labels = check_labels(labels, path)
         xs.append(data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        ys.append(labels.astype(np.uint8))
+        ys.append(labels)
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -100,6 +101,8 @@ def _collect(entries, split: str, where: str, limit_per_class: Optional[int] = N
     if not found:
         raise UserError(f"no {split} images found in {where}: expected {splits[0]}/<class>/<image>.jpg")
     classes = sorted(found)
+    if len(classes) > 256:   # labels are uint8
+        raise UserError(f"{where} has {len(classes)} class folders under {splits[0]}/; at most 256 are supported")
     if set(classes) == set(CIFAR10_CLASSES):
         classes = list(CIFAR10_CLASSES)
     xs, ys = [], []
@@ -207,6 +210,7 @@ def load_dataset(name: str, data_dir: Optional[str], split: str, limit: Optional
             imgs, labels = imgs[:limit], labels[:limit]
     else:
         raise UserError(f"unknown dataset {name!r}: use 'mnist' or 'cifar10'")
+    labels = check_labels(labels, f"{name} {split} labels in {folder}")   # the models have 10 outputs
     mean, std = DATASET_STATS[name]
     x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2).float().div_(255.0)
     x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)

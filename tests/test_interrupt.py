@@ -1,0 +1,77 @@
+"""Ctrl-C in a terminal (SIGINT to the whole foreground process group) and SIGTERM stop a command
+cleanly: one line with where it stopped, exit 130, the checkpoint kept, no traceback from the
+simulation program or the worker processes; the same command then resumes to the uninterrupted result."""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from stdp_toolkit.experiment import RunState
+from stdp_toolkit.network.simulator import default_build_root
+
+CONFIG = "name: ctrlc\nn_neurons: 20\nchunk_presentations: 40\nlabel_samples: 40\n"
+
+
+def command(*args):
+    return [sys.executable, "-m", "stdp_toolkit.cli", *args, "--quiet"]
+
+
+def env():
+    return {k: v for k, v in os.environ.items() if k != "STDP_DATA_DIR"}  # the embedded digits
+
+
+def interrupt_when(cmd, ready, sig, timeout=300):
+    """Start ``cmd`` in its own process group (like a terminal's foreground job), send ``sig`` to
+    the whole group once ``ready()`` holds, and return (exit code, stderr)."""
+    proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    t0 = time.time()
+    while not ready() and proc.poll() is None and time.time() - t0 < timeout:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the command ended before it could be interrupted"
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_training_keeps_its_checkpoint_and_resumes_exactly(tmp_path, sig):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(CONFIG)
+    train = lambda out: command("train", str(cfg), "--train-samples", "240", "--out", str(out), "--seed", "4")
+    ref = subprocess.run(train(tmp_path / "ref"), env=env(), capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr
+
+    out = tmp_path / "run"
+    code, err = interrupt_when(train(out), lambda: os.path.exists(out / "checkpoint.npz"), sig)
+    assert code == 130, err
+    assert "Traceback" not in err and "interrupted at" in err and "run the same command to resume" in err, err
+    assert 0 < RunState.load(str(out)).samples_seen < 240
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp")]
+    again = subprocess.run(train(out), env=env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    a, b = RunState.load(str(tmp_path / "ref")), RunState.load(str(out))
+    for key in a.state:
+        np.testing.assert_array_equal(a.state[key], b.state[key], err_msg=key)
+    np.testing.assert_array_equal(a.assignments, b.assignments)
+
+
+def test_interrupted_parallel_evaluation_exits_quietly(tmp_path):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "run"
+    done = subprocess.run(command("train", str(cfg), "--train-samples", "40", "--out", str(out)), env=env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    # (labelling built the frozen network) 2 worker processes, each running the simulation
+    # program in its own results folder: interrupt once one runs
+    running = lambda: bool(glob.glob(os.path.join(default_build_root(), "frozen-*", "results_*")))
+    code, err = interrupt_when(command("evaluate", str(out), "--test-samples", "1000", "--workers", "2"),
+                               running, signal.SIGINT)
+    assert code == 130, err
+    assert "Traceback" not in err and "Error" not in err and "interrupted" in err, err
