@@ -70,7 +70,9 @@ def test_interrupted_parallel_evaluation_exits_quietly(tmp_path):
     assert done.returncode == 0, done.stderr
     # (labelling built the frozen network) 2 worker processes, each running the simulation
     # program in its own results folder: interrupt once one runs
-    running = lambda: bool(glob.glob(os.path.join(default_build_root(), "frozen-*", "results_*")))
+    pattern = os.path.join(default_build_root(), "frozen-*", "results_*")
+    before = set(glob.glob(pattern))
+    running = lambda: bool(set(glob.glob(pattern)) - before)
     code, err = interrupt_when(command("evaluate", str(out), "--test-samples", "1000", "--workers", "2"),
                                running, signal.SIGINT)
     assert code == 130, err

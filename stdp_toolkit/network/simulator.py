@@ -447,7 +447,8 @@ class Simulator:
         return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra, sample)
 
     def cleanup_run_args(self, lock=None):
-        """Delete the run-argument input files (weights, stimuli) once no process runs this build.
+        """Delete the run-argument input files (weights, stimuli) and left-over results folders once
+        no process runs this build.
 
         The files are named by their content and shared between processes, so they are removed
         only by whoever can take the build lock exclusively (``lock``: this process's shared one).
@@ -467,6 +468,11 @@ class Simulator:
                 if fname.startswith("init_"):
                     with contextlib.suppress(OSError):
                         os.remove(os.path.join(static, fname))
+            # results folders of runs that failed or were interrupted (this one's may hold the
+            # program's output of a failure, still to be read)
+            for name in os.listdir(self.build_dir):
+                if name.startswith("results_") and name != f"results_{os.getpid()}":
+                    shutil.rmtree(os.path.join(self.build_dir, name), ignore_errors=True)
 
     def _run_runtime(self, stim, n_valid, state, seed):
         o = self.objs
