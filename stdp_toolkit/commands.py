@@ -114,18 +114,11 @@ def _load(data_dir, split, limit=None):
 
 
 def _write_metrics(run_dir: str, update: dict) -> dict:
-    from .experiment import metrics_path
+    from .experiment import metrics_path, read_metrics
 
-    path = metrics_path(run_dir)
-    metrics = {}
-    if os.path.exists(path):
-        try:
-            with open(path) as fh:
-                metrics = json.load(fh)
-        except (OSError, json.JSONDecodeError):
-            metrics = {}
+    metrics = read_metrics(run_dir)
     metrics.update(update)
-    checkpoint.write_json(path, metrics)
+    checkpoint.write_json(metrics_path(run_dir), metrics)
     return metrics
 
 
@@ -140,6 +133,7 @@ def _train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samp
 
     if not resume:
         experiment.reset_run_dir(out)
+    experiment.read_metrics(out)  # a damaged metrics.json stops the command before the work, not after
     run = experiment.train(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet)
     n_label = min(label_samples or cfg.label_samples, len(x))
     t0 = time.perf_counter()
@@ -193,6 +187,7 @@ def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet, audio
 def _evaluate_run(run, run_dir, data_dir, test_samples, backend, workers, quiet, audio_dir, noise):
     from . import experiment
 
+    experiment.read_metrics(run_dir)  # a damaged metrics.json stops the command before the work
     if run.cfg.ensembles:
         return _evaluate_multimodal(run, run_dir, data_dir, audio_dir, test_samples, backend, workers, quiet, noise)
     if noise:
@@ -254,7 +249,7 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir
 
     matplotlib.use("Agg")
     from . import plots
-    from .experiment import RunState, metrics_path
+    from .experiment import RunState, read_metrics
     from .network.simulator import Simulator, rest_state
 
     run = RunState.load(run_dir)
@@ -278,10 +273,7 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir
         out.append(plots.save(plots.learning_curve(run.curve), os.path.join(fig_dir, "learning_curve.png")))
     if run.assignments is not None:
         out.append(plots.save(plots.assignments_histogram(run.assignments), os.path.join(fig_dir, "assignments.png")))
-    metrics = {}
-    if os.path.exists(metrics_path(run_dir)):
-        with open(metrics_path(run_dir)) as fh:
-            metrics = json.load(fh)
+    metrics = read_metrics(run_dir)
     if "evaluation" in metrics:
         out.append(plots.save(plots.confusion(metrics["evaluation"]["confusion"]), os.path.join(fig_dir, "confusion.png")))
     if metrics.get("noise"):

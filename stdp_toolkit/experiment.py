@@ -8,6 +8,7 @@ a resumed run reproduces the uninterrupted one.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -368,6 +369,26 @@ def evaluate(run: RunState, images, labels, **kw) -> dict:
 
 def metrics_path(run_dir: str) -> str:
     return os.path.join(run_dir, METRICS)
+
+
+def read_metrics(run_dir: str) -> dict:
+    """The run's metrics.json ({} when there is none). A damaged one is an error, never silently
+    replaced: it may hold the only record of a long training's figures."""
+    path = metrics_path(run_dir)
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as fh:
+            metrics = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}); move it away, then "
+                        "run the command again (it will be written anew)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}; move it away, then run the command again") from None
+    if not isinstance(metrics, dict):
+        raise UserError(f"{path} holds a JSON {type(metrics).__name__}, not this toolkit's metrics; move it away, "
+                        "then run the command again")
+    return metrics
 
 
 def reset_run_dir(run_dir: str) -> None:

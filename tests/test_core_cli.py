@@ -82,6 +82,16 @@ def test_no_resume_never_deletes_files_of_a_folder_that_holds_no_run(config, tmp
     assert (out / "figures" / "my_plot.png").exists() and (out / "metrics.json").read_text() == '{"mine": 1}'
 
 
+def test_a_damaged_metrics_file_is_reported_not_replaced(config, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"train_seconds": 3600, ')
+    p = run_cli("train", config, "--out", str(out), "--train-samples", "10")
+    assert_user_error(p, "metrics.json is not valid JSON", "move it away")
+    assert (out / "metrics.json").read_text() == '{"train_seconds": 3600, '
+    assert not (out / "checkpoint.npz").exists()  # refused before any work
+
+
 @pytest.mark.slow
 def test_train_evaluate_plot_on_real_data(config, tmp_path, mnist_dir):
     out = str(tmp_path / "run")
