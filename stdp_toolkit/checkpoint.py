@@ -16,6 +16,11 @@ import zipfile
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: run folders are not locked there
+    fcntl = None
+
 from .errors import UserError
 
 FORMAT = "stdp-toolkit-checkpoint-1"
@@ -77,10 +82,6 @@ def run_lock(run_dir: str):
         finally:
             _LOCKED[key] -= 1
         return
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock
-        fcntl = None
     try:
         os.makedirs(run_dir, exist_ok=True)  # training creates its folder
         fh = open(os.path.join(run_dir, ".lock"), "a")

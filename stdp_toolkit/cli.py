@@ -52,17 +52,18 @@ def _interrupted(*_):
 
 def _resume_hint(args) -> str:
     """Where an interrupted command left off (core runs: their last checkpoint)."""
-    run_dir = getattr(args, "out", None) if args.command == "train" else None
-    if run_dir and os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
-        from .experiment import RunState
+    generic = "; completed checkpoints are kept: run the same command to resume"
+    if args.command != "train":
+        return generic
+    from .experiment import CHECKPOINT, RunState   # brian2: only for the core command
 
+    if os.path.exists(os.path.join(args.out, CHECKPOINT)):
         try:
-            seen = RunState.load(run_dir).samples_seen
+            seen = RunState.load(args.out).samples_seen
         except (UserError, OSError):
-            seen = None
-        if seen is not None:
-            return f" at {seen:,} samples; the checkpoint in {run_dir} is kept: run the same command to resume"
-    return "; completed checkpoints are kept: run the same command to resume"
+            return generic
+        return f" at {seen:,} samples; the checkpoint in {args.out} is kept: run the same command to resume"
+    return generic
 
 
 def main(argv: list[str] | None = None) -> int:
