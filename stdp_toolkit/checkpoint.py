@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 
 import numpy as np
 
@@ -37,18 +36,21 @@ def _digest(arrays: dict, meta_json: str) -> str:
     return h.hexdigest()
 
 
-def save(path: str, arrays: dict, meta: dict) -> None:
-    """Write ``arrays`` (name -> ndarray) and JSON-able ``meta`` atomically to ``path``."""
-    meta_json = json.dumps({"format": FORMAT, **meta}, sort_keys=True)
-    payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
-    payload["meta"] = np.array(meta_json)
-    payload["sha256"] = np.array(_digest({k: np.asarray(v) for k, v in arrays.items()}, meta_json))
+def _atomic_write(path: str, write) -> None:
+    """Call ``write(fh)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    One writer for every checkpoint kind: a crash or a full disk leaves the old file (or none),
+    never half of one and never a stray temporary file; OS errors become one line.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1] or ".tmp", dir=directory)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}; choose another output folder") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **payload)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -57,10 +59,88 @@ def save(path: str, arrays: dict, meta: dict) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(exc, OSError):
+            raise UserError(f"cannot write {path}: {exc.strerror}; free space or choose another output folder") from None
         raise
+
+
+def save(path: str, arrays: dict, meta: dict) -> None:
+    """Write ``arrays`` (name -> ndarray) and JSON-able ``meta`` atomically to ``path``."""
+    meta_json = json.dumps({"format": FORMAT, **meta}, sort_keys=True)
+    payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
+    payload["meta"] = np.array(meta_json)
+    payload["sha256"] = np.array(_digest({k: np.asarray(v) for k, v in arrays.items()}, meta_json))
+    _atomic_write(path, lambda fh: np.savez(fh, **payload))
+
+
+TORCH_FORMAT = "stdp-toolkit-torch-checkpoint-1"
+
+
+def save_torch(path: str, obj: dict, kind: str) -> None:
+    """Atomically write a torch checkpoint (``obj``: tensors, state dicts, plain values) with a checksum.
+
+    The file is an ordinary ``torch.load``-able dict ``{format, kind, sha256, payload}`` whose
+    ``payload`` is the serialised ``obj``, so a damaged byte is found on load instead of
+    silently changing a weight. ``kind`` names what is inside ("torch-bridge", "lite-snn").
+    """
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getvalue()
+    wrapper = {"format": TORCH_FORMAT, "kind": kind, "sha256": hashlib.sha256(payload).hexdigest(),
+               "payload": payload}
+    _atomic_write(path, lambda fh: torch.save(wrapper, fh))
+
+
+def load_torch(path: str, kind: str, hint: str = "train again") -> dict:
+    """The dict saved by :func:`save_torch`, or one UserError line if missing, damaged or of another kind."""
+    import io
+
+    import torch
+
+    if not os.path.isfile(path):
+        raise UserError(f"no checkpoint at {path}: {hint}")
+    try:
+        wrapper = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds on a damaged zip or pickle
+        raise UserError(f"checkpoint {path} is corrupt or not a torch file ({exc.__class__.__name__}); "
+                        f"delete it and {hint}") from None
+    if not isinstance(wrapper, dict) or wrapper.get("format") != TORCH_FORMAT:
+        raise UserError(f"{path} is not a stdp-toolkit checkpoint of this version (it has no "
+                        f"{TORCH_FORMAT!r} tag); {hint} with this version")
+    if wrapper.get("kind") != kind:
+        raise UserError(f"{path} is a {wrapper.get('kind')} checkpoint, not a {kind} one")
+    payload = wrapper.get("payload")
+    if not isinstance(payload, bytes) or hashlib.sha256(payload).hexdigest() != wrapper.get("sha256"):
+        raise UserError(f"checkpoint {path} is corrupt (checksum mismatch); delete it and {hint}")
+    try:
+        obj = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise UserError(f"checkpoint {path} cannot be read ({exc.__class__.__name__}); delete it and {hint}") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"checkpoint {path} holds no dict; delete it and {hint}")
+    return obj
+
+
+def data_identity(name: str, *arrays) -> dict:
+    """Identity of the data a run used: a name (e.g. the data folder) and a SHA-256 of the arrays' bytes.
+
+    Stored with a checkpoint so that a resume on other data of the same size is refused instead
+    of silently training on a mix of two data sets.
+    """
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return {"name": str(name), "sha256": h.hexdigest()}
 
 
 _LOCKED: dict[str, int] = {}  # run folders this process holds, with their nesting depth
@@ -120,7 +200,7 @@ def load(path: str) -> tuple[dict, dict]:
             meta_json = str(data["meta"])
             stored = str(data["sha256"])
             arrays = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # a damaged zip or .npy header raises many kinds (TokenError, NotImplementedError, ...)
         raise UserError(f"checkpoint {path} is corrupt or unreadable ({exc.__class__.__name__}); "
                         "delete it and train again, or restore a backup") from None
     if _digest(arrays, meta_json) != stored:
@@ -133,10 +213,5 @@ def load(path: str) -> tuple[dict, dict]:
 
 def write_json(path: str, obj: dict) -> None:
     """Atomically write a small JSON file (metrics, summaries)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    _atomic_write(path, lambda fh: fh.write(text.encode()))
