@@ -36,7 +36,7 @@ def _digest(arrays: dict, meta_json: str) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: str, write) -> None:
+def atomic_write(path: str, write) -> None:
     """Call ``write(fh)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
     One writer for every checkpoint kind: a crash or a full disk leaves the old file (or none),
@@ -73,7 +73,7 @@ def save(path: str, arrays: dict, meta: dict) -> None:
     payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
     payload["meta"] = np.array(meta_json)
     payload["sha256"] = np.array(_digest({k: np.asarray(v) for k, v in arrays.items()}, meta_json))
-    _atomic_write(path, lambda fh: np.savez(fh, **payload))
+    atomic_write(path, lambda fh: np.savez(fh, **payload))
 
 
 TORCH_FORMAT = "stdp-toolkit-torch-checkpoint-1"
@@ -95,7 +95,7 @@ def save_torch(path: str, obj: dict, kind: str) -> None:
     payload = buf.getvalue()
     wrapper = {"format": TORCH_FORMAT, "kind": kind, "sha256": hashlib.sha256(payload).hexdigest(),
                "payload": payload}
-    _atomic_write(path, lambda fh: torch.save(wrapper, fh))
+    atomic_write(path, lambda fh: torch.save(wrapper, fh))
 
 
 def load_torch(path: str, kind: str, hint: str = "train again") -> dict:
@@ -214,4 +214,4 @@ def load(path: str) -> tuple[dict, dict]:
 def write_json(path: str, obj: dict) -> None:
     """Atomically write a small JSON file (metrics, summaries)."""
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
-    _atomic_write(path, lambda fh: fh.write(text.encode()))
+    atomic_write(path, lambda fh: fh.write(text.encode()))

@@ -9,6 +9,7 @@ import time
 
 from . import checkpoint
 from .errors import UserError
+from .validation import check_output_dir, check_output_file
 
 
 def _positive_int(text: str) -> int:
@@ -159,6 +160,7 @@ def cmd_train(args) -> int:
     from .network.config import Config
 
     cfg = Config.load(args.config)
+    check_output_dir(args.out)
     if cfg.ensembles:
         from . import multimodal
 
@@ -180,6 +182,7 @@ def evaluate_run(run_dir, data_dir, test_samples, backend, workers, quiet, audio
     from . import experiment
 
     run = experiment.RunState.load(run_dir)
+    check_output_dir(run_dir, "run folder")  # metrics.json is written there after the work
     with checkpoint.run_lock(run_dir):
         return _evaluate_run(run, run_dir, data_dir, test_samples, backend, workers, quiet, audio_dir, noise)
 
@@ -254,7 +257,7 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir
 
     run = RunState.load(run_dir)
     fig_dir = os.path.join(run_dir, "figures")
-    os.makedirs(fig_dir, exist_ok=True)
+    os.makedirs(check_output_dir(fig_dir, "figure folder"), exist_ok=True)
     cfg, ensembles = run.cfg, run.cfg.ensemble_list()
     multi = len(ensembles) > 1
     out = []
@@ -322,6 +325,7 @@ def cmd_demo(args) -> int:
     from .network.config import Config
 
     cfg = Config(name="demo", n_neurons=args.neurons, label_samples=1000).validate()
+    check_output_dir(args.out)
     x, y = load_embedded_digits("train")
     x, y = x[: args.train_samples], y[: args.train_samples]
     print(f"demo: {cfg.n_neurons}-neuron Diehl & Cook network, {len(x)} embedded MNIST digits, C++ standalone",
@@ -367,6 +371,7 @@ def compression_figures(run_dir: str) -> list[str]:
 def cmd_report(args) -> int:
     from .compression.report import build_report, format_report
 
+    check_output_dir(os.path.join(args.run_dir, "figures") if not args.no_figures else args.run_dir, "run folder")
     x, y, _ = _load(args.data_dir, "test", None)
     n = min(args.samples, len(x))
     rep = build_report(args.run_dir, x[:n], y[:n], reference=args.reference)
@@ -391,16 +396,16 @@ def cmd_sweep(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from . import checkpoint, plots
+    from . import plots
     from .compression.sweep import pareto_front, run_sweep
 
     sparsities = _number_list(args.sparsities, float, "--sparsities")
     levels = [k or None for k in _number_list(args.levels, int, "--levels")]
+    out = check_output_file(args.out or os.path.join(args.run_dir, "sweep.json"))
+    fig_dir = check_output_dir(os.path.join(args.run_dir, "figures"), "figure folder")
     results = run_sweep(args.run_dir, args.data_dir, sparsities, levels, args.scheme, args.label_samples,
                         args.test_samples, args.scheduler, args.workers)
-    out = args.out or os.path.join(args.run_dir, "sweep.json")
     checkpoint.write_json(out, {"points": results, "pareto": pareto_front(results)})
-    fig_dir = os.path.join(args.run_dir, "figures")
     os.makedirs(fig_dir, exist_ok=True)
     fig = plots.save(plots.pareto(results, title=f"{args.scheme} quantization"), os.path.join(fig_dir, "pareto.png"))
     for r in results:

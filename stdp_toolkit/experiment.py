@@ -28,6 +28,9 @@ from .network.simulator import Simulator, initial_state, rest_state
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
+# fields of a run's checkpoint; raise when they change. 2: the training data's identity (``data``).
+LAYOUT = 2
+_META_FIELDS = ("config", "seed", "samples_seen", "train_samples", "chunks_done", "backend", "train_seconds", "curve")
 
 # progress watchdog: a training loop that completes no sample in this many chunks in a row (an
 # evaluation loop: in this many rounds over its unfinished slices) stops with an error naming the
@@ -97,6 +100,7 @@ class RunState:
     recent_labels: np.ndarray | None = None
     previous_block: tuple | None = None            # (counts, labels) of the last finished block
     extra: dict = field(default_factory=dict)
+    data: dict | None = None                       # identity of the training data (checkpoint.data_identity)
 
     # ---- persistence ---------------------------------------------------------------------------
     def save(self, run_dir: str) -> None:
@@ -109,20 +113,63 @@ class RunState:
             arrays["prev_counts"], arrays["prev_labels"] = self.previous_block
         meta = dict(config=self.cfg.to_dict(), seed=self.seed, samples_seen=self.samples_seen,
                     train_samples=self.train_samples, chunks_done=self.chunks_done, backend=self.backend,
-                    train_seconds=self.train_seconds, curve=self.curve, extra=self.extra)
+                    train_seconds=self.train_seconds, curve=self.curve, extra=self.extra, layout=LAYOUT,
+                    data=self.data)
         checkpoint.save(os.path.join(run_dir, CHECKPOINT), arrays, meta)
 
     @classmethod
     def load(cls, run_dir: str) -> "RunState":
-        arrays, meta = checkpoint.load(os.path.join(run_dir, CHECKPOINT))
-        cfg = Config.from_dict(meta["config"], source=os.path.join(run_dir, CHECKPOINT))
+        path = os.path.join(run_dir, CHECKPOINT)
+        arrays, meta = checkpoint.load(path)
+        layout = meta.get("layout", 1)
+        if not isinstance(layout, int) or layout > LAYOUT:
+            raise UserError(f"{path} was written by a newer stdp-toolkit (checkpoint layout {layout}; this version "
+                            f"reads up to {LAYOUT}): upgrade stdp-toolkit to use it")
+        missing = [k for k in _META_FIELDS if k not in meta]
+        if missing:
+            raise UserError(f"{path} lacks {', '.join(missing)}: it was written by an older stdp-toolkit whose "
+                            "checkpoints this version cannot read; train again with this version")
+        cfg = Config.from_dict(meta["config"], source=path)
         prev = (arrays["prev_counts"], arrays["prev_labels"]) if "prev_counts" in arrays else None
-        return cls(cfg=cfg, seed=meta["seed"], state={k[6:]: v for k, v in arrays.items() if k.startswith("state_")},
-                   samples_seen=meta["samples_seen"], train_samples=meta["train_samples"],
-                   chunks_done=meta["chunks_done"], backend=meta["backend"], train_seconds=meta["train_seconds"],
-                   assignments=arrays.get("assignments"), proportions=arrays.get("proportions"),
-                   curve=[tuple(c) for c in meta["curve"]], recent_counts=arrays.get("recent_counts"),
-                   recent_labels=arrays.get("recent_labels"), previous_block=prev, extra=meta.get("extra", {}))
+        run = cls(cfg=cfg, seed=meta["seed"], state={k[6:]: v for k, v in arrays.items() if k.startswith("state_")},
+                  samples_seen=meta["samples_seen"], train_samples=meta["train_samples"],
+                  chunks_done=meta["chunks_done"], backend=meta["backend"], train_seconds=meta["train_seconds"],
+                  assignments=arrays.get("assignments"), proportions=arrays.get("proportions"),
+                  curve=[tuple(c) for c in meta["curve"]], recent_counts=arrays.get("recent_counts"),
+                  recent_labels=arrays.get("recent_labels"), previous_block=prev, extra=meta.get("extra", {}),
+                  data=meta.get("data"))
+        run._check(path)
+        return run
+
+    def _check(self, path: str) -> None:
+        """The arrays fit the config: every variable the network needs, sizes, finite values, labels 0..9.
+
+        A checksum only proves the file is the one that was written; this catches a checkpoint
+        assembled by hand or by another tool, before it silently evaluates as something else.
+        """
+        for key, fresh in initial_state(self.cfg, 0).items():
+            have = self.state.get(key)
+            if have is None:
+                raise UserError(f"{path} has no '{key}' although its config needs it; the checkpoint is incomplete: "
+                                "train again")
+            if have.shape != fresh.shape or not np.isfinite(have).all():
+                raise UserError(f"{path}: '{key}' has shape {have.shape}"
+                                f"{'' if np.isfinite(have).all() else ' and non-finite values'}, the config needs "
+                                f"{fresh.shape} finite values; the checkpoint does not match its config: train again")
+        n = self.cfg.n_neurons
+        if self.assignments is not None:
+            if self.assignments.shape != (n,):
+                raise UserError(f"{path}: neuron labels have shape {self.assignments.shape}, the network has {n} "
+                                "neurons; label the run again (stdp-toolkit train resumes and relabels)")
+            check_labels(self.assignments, f"{path}: neuron labels", readout.N_CLASSES)
+        if self.proportions is not None and (self.proportions.shape != (n, readout.N_CLASSES)
+                                             or not np.isfinite(self.proportions).all()):
+            raise UserError(f"{path}: label proportions have shape {self.proportions.shape}, expected "
+                            f"({n}, {readout.N_CLASSES}) finite values; label the run again")
+        if not (isinstance(self.samples_seen, int) and 0 <= self.samples_seen
+                and isinstance(self.train_samples, int) and self.train_samples >= 0):
+            raise UserError(f"{path}: progress fields are invalid (samples_seen {self.samples_seen!r}, "
+                            f"train_samples {self.train_samples!r}); the checkpoint is damaged: train again")
 
     @property
     def weights(self) -> np.ndarray:
@@ -165,22 +212,41 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     if len(x) == 0:
         raise UserError("no training samples: give --train-samples > 0")
     cfg.check_memory()
+    data = checkpoint.data_identity("training data", images, y)
     with checkpoint.run_lock(run_dir):
-        return _train(cfg, x, y, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks)
+        return _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks)
 
 
-def _train(cfg, x, y, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks) -> RunState:
+def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) -> list[str]:
+    """What differs between a saved run and the call resuming it (empty: the same run)."""
+    old_cfg = {k: v for k, v in run.cfg.to_dict().items() if k != "name"}  # the name is only a label
+    new_cfg = {k: v for k, v in cfg.to_dict().items() if k != "name"}
+    diff = [f"config '{k}': {old_cfg.get(k)!r} -> {new_cfg.get(k)!r}"
+            for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
+    if run.seed != seed:
+        diff.append(f"seed: {run.seed} -> {seed}")
+    if run.train_samples != n:
+        diff.append(f"training samples: {run.train_samples} -> {n}")
+    elif run.data is not None and run.data.get("sha256") != data["sha256"]:
+        diff.append("training data: same size, other content (another --data-dir or data set)")
+    return diff
+
+
+def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks) -> RunState:
     checkpoint.remove_stale_temporaries(run_dir)
     path = os.path.join(run_dir, CHECKPOINT)
     if resume and os.path.exists(path):
         run = RunState.load(run_dir)
-        same = {k: v for k, v in run.cfg.to_dict().items() if k != "name"} == \
-            {k: v for k, v in cfg.to_dict().items() if k != "name"}  # the name is only a label
-        if not same or run.seed != seed or run.train_samples != len(x):
-            raise UserError(f"{run_dir} holds a run with another config, seed or sample count; "
-                            "use a new --out directory or --no-resume to start over")
+        diff = _resume_mismatch(run, cfg, seed, len(x), data)
+        if diff:
+            shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+            raise UserError(f"{run_dir} holds a run that differs from this one ({shown}); use the same settings "
+                            "to resume, a new --out directory, or --no-resume to start over")
+        if run.data is None:
+            run.data = data  # a checkpoint of layout 1 did not record its data: from now on it is checked
     else:
-        run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend)
+        run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend,
+                       data=data)
     total = len(x) * cfg.epochs
     compress = cfg.compression_settings() is not None
     if run.samples_seen >= total:

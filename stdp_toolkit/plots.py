@@ -6,6 +6,7 @@ notebook and from ``stdp-toolkit plot``.
 from __future__ import annotations
 
 import math
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -100,8 +101,13 @@ def assignments_histogram(assignments: np.ndarray):
 
 
 def save(fig, path: str) -> str:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    """Write a figure atomically (a full disk leaves the old figure, and one error line)."""
+    from .checkpoint import atomic_write
+
+    try:
+        atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format=os.path.splitext(path)[1][1:] or "png"))
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -334,3 +334,42 @@ def load_yaml(path: str, what: str = "config file"):
         raise UserError(f"{path}: YAML nested too deeply to be a config") from None
     except (ValueError, OverflowError) as exc:    # e.g. a date 2020-02-30, which the timestamp resolver takes
         raise UserError(f"{path}: not valid YAML: a value cannot be read ({exc}); quote it if it is text") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# output paths: checked before any work, so a long run never fails at its first save
+# ------------------------------------------------------------------------------------------------
+def _nearest_existing(path: str) -> str:
+    p = os.path.abspath(path)
+    while not os.path.lexists(p) and os.path.dirname(p) != p:
+        p = os.path.dirname(p)
+    return p
+
+
+def check_output_dir(path: str, option: str = "--out") -> str:
+    """``path`` is, or can be created as, a folder this process can write; else one UserError line.
+
+    Nothing is created: a probe file is opened (and removed at once) in the nearest existing
+    folder, which is the only test that also sees read-only file systems and quotas.
+    """
+    import tempfile
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{option} {path} is a file, not a folder; choose a folder (e.g. runs/NAME)")
+    base = _nearest_existing(path)
+    if not os.path.isdir(base):
+        raise UserError(f"{option} {path} lies under {base}, which is a file, not a folder; choose another {option}")
+    try:
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write to {base} ({exc.strerror}); choose another {option}") from None
+    return path
+
+
+def check_output_file(path: str, option: str = "--out") -> str:
+    """``path`` can be written as a file (its folder is checked as by :func:`check_output_dir`)."""
+    if os.path.isdir(path):
+        raise UserError(f"{option} {path} is a folder; give a file name inside it")
+    check_output_dir(os.path.dirname(os.path.abspath(path)), option)
+    return path

@@ -92,6 +92,50 @@ def test_a_damaged_metrics_file_is_reported_not_replaced(config, tmp_path):
     assert not (out / "checkpoint.npz").exists()  # refused before any work
 
 
+def test_output_paths_are_checked_before_any_work(config, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert_user_error(run_cli("train", config, "--out", str(a_file)), "is a file, not a folder")
+    assert_user_error(run_cli("train", config, "--out", str(a_file / "run")), "lies under", "which is a file")
+    assert_user_error(run_cli("demo", "--out", str(a_file)), "is a file, not a folder")
+    assert_user_error(run_cli("sweep", str(tmp_path / "run"), "--out", str(tmp_path)), "is a folder")
+    assert a_file.read_text() == "mine"
+
+
+def test_sweep_values_are_checked_before_any_work(tmp_path):
+    import numpy as np
+
+    from stdp_toolkit.experiment import RunState
+    from stdp_toolkit.network.config import Config
+    from stdp_toolkit.network.simulator import initial_state
+
+    assert_user_error(run_cli("sweep", str(tmp_path / "run"), "--sparsities", ","), "at least one sparsity")
+    cfg = Config(n_neurons=10).validate()
+    RunState(cfg=cfg, seed=0, state=initial_state(cfg, 0), assignments=np.zeros(10, np.uint8)).save(str(tmp_path))
+    for address in ("nohost", "http://x:80"):
+        p = run_cli("sweep", str(tmp_path), "--scheduler", address)
+        assert_user_error(p, "not a Dask scheduler address", "tcp://host:8786")
+    assert not (tmp_path / "sweep.json").exists()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
+    import errno
+
+    from stdp_toolkit import checkpoint
+    from stdp_toolkit.errors import UserError
+
+    target = tmp_path / "metrics.json"
+    target.write_text("{}\n")
+
+    def full(fh):
+        fh.write(b"{")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(UserError, match="No space left on device"):
+        checkpoint.atomic_write(str(target), full)
+    assert target.read_text() == "{}\n" and os.listdir(tmp_path) == ["metrics.json"]
+
+
 @pytest.mark.slow
 def test_train_evaluate_plot_on_real_data(config, tmp_path, mnist_dir):
     out = str(tmp_path / "run")

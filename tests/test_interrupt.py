@@ -77,3 +77,18 @@ def test_interrupted_parallel_evaluation_exits_quietly(tmp_path):
                                running, signal.SIGINT)
     assert code == 130, err
     assert "Traceback" not in err and "Error" not in err and "interrupted" in err, err
+
+
+def test_ctrl_c_during_compilation_is_an_interruption_not_a_compiler_failure():
+    """Brian2 compiles through os.system: Ctrl-C kills make and Brian2 reports a failed compilation
+    with the child's wait status. That status (killed by SIGINT/SIGTERM) becomes an interruption;
+    a real compiler failure (make's exit code 2, wait status 512) stays an error."""
+    from stdp_toolkit.network.simulator import _compile_interruptible
+
+    for status in (signal.SIGINT, signal.SIGTERM):
+        with pytest.raises(KeyboardInterrupt):
+            with _compile_interruptible():
+                raise RuntimeError(f"Project compilation failed (error code: {int(status)}).")
+    with pytest.raises(RuntimeError, match="512"):
+        with _compile_interruptible():
+            raise RuntimeError("Project compilation failed (error code: 512).")

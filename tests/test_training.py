@@ -1,4 +1,5 @@
 """Standalone training on real MNIST at small scale: learning, resume, backend agreement."""
+import dataclasses
 import os
 
 import numpy as np
@@ -60,8 +61,38 @@ def test_resume_refuses_a_different_config(mnist, tmp_path):
     x, y, _, _ = mnist
     cfg = Config(n_neurons=30, chunk_presentations=100).validate()
     experiment.train(cfg, x[:100], y[:100], str(tmp_path), seed=0, quiet=True, stop_after_chunks=1)
-    with pytest.raises(UserError, match="another config"):
+    with pytest.raises(UserError, match="'n_neurons': 30 -> 31"):
         experiment.train(cfg.replace(n_neurons=31), x[:100], y[:100], str(tmp_path), seed=0, quiet=True)
+    with pytest.raises(UserError, match="seed: 0 -> 1"):
+        experiment.train(cfg, x[:100], y[:100], str(tmp_path), seed=1, quiet=True)
+    # other data of the same size (another --data-dir) would silently mix two data sets
+    with pytest.raises(UserError, match="same size, other content"):
+        experiment.train(cfg, x[100:200], y[100:200], str(tmp_path), seed=0, quiet=True)
+
+
+def test_checkpoint_that_does_not_fit_its_config_is_refused(tmp_path):
+    cfg = Config(n_neurons=30, chunk_presentations=100).validate()
+    good = experiment.RunState(cfg=cfg, seed=0, state=initial_state(cfg, 0), assignments=np.zeros(30, np.uint8))
+    cases = {
+        "no 'theta'": dict(state={k: v for k, v in good.state.items() if k != "theta"}),
+        "'w' has shape": dict(state={**good.state, "w": good.state["w"][:-1]}),
+        "non-finite": dict(state={**good.state, "theta": np.full(30, np.nan)}),
+        "labels outside 0..9": dict(assignments=np.arange(20, 50) % 30),
+        "neuron labels have shape": dict(assignments=np.zeros(29, np.uint8)),
+    }
+    for message, change in cases.items():
+        bad = dataclasses.replace(good, **change)
+        bad.save(str(tmp_path))
+        with pytest.raises(UserError, match=message):
+            experiment.RunState.load(str(tmp_path))
+    good.save(str(tmp_path))
+    arrays, meta = checkpoint.load(str(tmp_path / experiment.CHECKPOINT))
+    for layout_change, message in ((dict(layout=experiment.LAYOUT + 1), "newer stdp-toolkit"),
+                                   (dict(samples_seen=None), "older stdp-toolkit")):
+        changed = {k: v for k, v in {**meta, **layout_change}.items() if v is not None and k != "format"}
+        checkpoint.save(str(tmp_path / experiment.CHECKPOINT), arrays, changed)
+        with pytest.raises(UserError, match=message):
+            experiment.RunState.load(str(tmp_path))
 
 
 def test_parallel_and_sequential_evaluation_agree(mnist, tmp_path):

@@ -93,6 +93,9 @@ def client_for(scheduler: str | None = None, workers: int | None = None):
     if scheduler:
         try:
             return Client(scheduler, timeout="20s")
+        except ValueError as exc:  # dask's address parser: no port, unknown scheme, ...
+            raise UserError(f"--scheduler {scheduler!r} is not a Dask scheduler address ({exc}); "
+                            "give one like tcp://host:8786") from None
         except (OSError, TimeoutError) as exc:
             raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
@@ -106,6 +109,9 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
     from ..experiment import RunState
     from ..network.simulator import Simulator
 
+    if not sparsities or not levels:
+        raise UserError("the sweep needs at least one sparsity and one number of levels "
+                        "(e.g. --sparsities 0,0.5 --levels 0,16)")
     for s in sparsities:
         if not 0 <= s < 1:
             raise UserError(f"sweep sparsity must be in [0, 1), got {s}")
@@ -113,12 +119,12 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
         if k is not None and not 2 <= k <= 256:
             raise UserError(f"sweep levels must be from 2 to 256 (or 0 for float), got {k}")
     run = RunState.load(run_dir)  # fails early with a clear message
-    # build (or find) the frozen binary once here, so workers do not compile it concurrently
-    builder = Simulator(run.cfg, learning=False, backend="standalone")
-    builder.close()
     data_dir = os.path.abspath(data_dir) if data_dir else None
-    client = client_for(scheduler, workers)
+    client = client_for(scheduler, workers)  # a bad address fails before the build
     try:
+        # build (or find) the frozen binary once here, so workers do not compile it concurrently
+        builder = Simulator(run.cfg, learning=False, backend="standalone")
+        builder.close()
         # Brian2 installs a signal handler on import, which only works in a process's main
         # thread: import it there (client.run) before tasks run in the workers' thread pools
         client.run(_import_brian2)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import time
 import weakref
 from dataclasses import dataclass
@@ -210,6 +211,25 @@ def _build_incremental(device, directory: str, verbose: bool) -> None:
 
 
 @contextlib.contextmanager
+def _compile_interruptible():
+    """Ctrl-C during compilation is an interruption, not a compiler failure.
+
+    Brian2 runs ``make`` through ``os.system``, which ignores SIGINT in Python while ``make``
+    runs; a Ctrl-C then kills ``make`` and surfaces as "Project compilation failed (error code: 2)"
+    where 2 is the wait status of a child killed by SIGINT (an exit code of 2 would read 512).
+    """
+    try:
+        yield
+    except RuntimeError as exc:
+        import re
+
+        code = re.search(r"error code: (\d+)", str(exc))
+        if code and int(code.group(1)) & 0x7F in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            raise KeyboardInterrupt from None
+        raise
+
+
+@contextlib.contextmanager
 def build_lock(build_dir: str, exclusive: bool):
     """Lock shared by every process that uses one cached build folder (two seeds in two terminals).
 
@@ -328,7 +348,7 @@ class Simulator:
                 self.objs.syn_input.delay = "d"
             self.objs.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={},
                               profile=bool(os.environ.get("STDP_PROFILE")))
-            with build_lock(self.build_dir, exclusive=True):
+            with build_lock(self.build_dir, exclusive=True), _compile_interruptible():
                 build(device, self.build_dir, self.verbose)
         self._device = device
 
