@@ -19,7 +19,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
 
 from stdp_toolkit.datasets import load_images
 from stdp_toolkit.experiment import child_cpu_seconds

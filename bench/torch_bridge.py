@@ -10,7 +10,7 @@ Runs the CLI pipeline and collects every command's ``--json`` output into ``<out
 
 Usage:  python bench/torch_bridge.py --data-dir ../shared/data --out runs/bench-torch-bridge [--only mnist,mlp,cifar]
 Each step is skipped when its result is already in results.json, so an interrupted run resumes
-(training commands also resume from their checkpoints).  The options below are the ones recorded in
+(training commands continue their checkpoints with --resume).  The options below are the ones recorded in
 the benchmark document; lower --epochs / --max-batches / --limit-test for a quicker run.
 """
 from __future__ import annotations
@@ -29,8 +29,9 @@ def run(name, argv, results, path, log_dir):
         return results[name]
     print(f"[run ] {name}: stdp-toolkit {' '.join(argv)}", flush=True)
     t0 = time.time()
+    resume = ["--resume"] if argv[0] in ("ann-train", "hybrid-train", "diet-train") else []  # continue a cut run
     with open(os.path.join(log_dir, f"{name}.log"), "w") as log:
-        proc = subprocess.run([sys.executable, "-m", "stdp_toolkit.cli"] + argv + ["--json", "--no-progress"],
+        proc = subprocess.run([sys.executable, "-m", "stdp_toolkit.cli"] + argv + resume + ["--json", "--no-progress"],
                               stdout=subprocess.PIPE, stderr=log, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed (exit {proc.returncode}); see {log_dir}/{name}.log")

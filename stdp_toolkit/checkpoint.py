@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -49,6 +50,7 @@ def atomic_write(path: str, write) -> None:
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}; choose another output folder") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a result file is as readable as any other
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -65,6 +67,12 @@ def atomic_write(path: str, write) -> None:
         if isinstance(exc, OSError):
             raise UserError(f"cannot write {path}: {exc.strerror}; free space or choose another output folder") from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save(path: str, arrays: dict, meta: dict) -> None:
@@ -107,7 +115,9 @@ def load_torch(path: str, kind: str, hint: str = "train again") -> dict:
     if not os.path.isfile(path):
         raise UserError(f"no checkpoint at {path}: {hint}")
     try:
-        wrapper = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a flipped protocol byte loads fine but warns in two lines
+            warnings.simplefilter("ignore")
+            wrapper = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds on a damaged zip or pickle
         raise UserError(f"checkpoint {path} is corrupt or not a torch file ({exc.__class__.__name__}); "
                         f"delete it and {hint}") from None
@@ -120,7 +130,9 @@ def load_torch(path: str, kind: str, hint: str = "train again") -> dict:
     if not isinstance(payload, bytes) or hashlib.sha256(payload).hexdigest() != wrapper.get("sha256"):
         raise UserError(f"checkpoint {path} is corrupt (checksum mismatch); delete it and {hint}")
     try:
-        obj = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise UserError(f"checkpoint {path} cannot be read ({exc.__class__.__name__}); delete it and {hint}") from None
     if not isinstance(obj, dict):
@@ -184,7 +196,7 @@ def run_lock(run_dir: str):
 def remove_stale_temporaries(directory: str) -> None:
     """Delete temporary files a killed writer left behind (the real files are never partial)."""
     for name in os.listdir(directory):
-        if name.startswith(".tmp-") and name.endswith((".npz", ".json")):
+        if name.startswith(".tmp-"):
             try:
                 os.remove(os.path.join(directory, name))
             except OSError:
@@ -197,17 +209,27 @@ def load(path: str) -> tuple[dict, dict]:
         raise UserError(f"no checkpoint at {path}: train first (stdp-toolkit train ... --out DIR)")
     try:
         with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile) or not {"meta", "sha256"} <= set(data.files):
+                raise UserError(f"{path} is not a stdp-toolkit checkpoint (an array file without its meta data "
+                                "and checksum); give a run folder written by stdp-toolkit train")
             meta_json = str(data["meta"])
             stored = str(data["sha256"])
             arrays = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
+    except UserError:
+        raise
     except Exception as exc:  # a damaged zip or .npy header raises many kinds (TokenError, NotImplementedError, ...)
         raise UserError(f"checkpoint {path} is corrupt or unreadable ({exc.__class__.__name__}); "
                         "delete it and train again, or restore a backup") from None
     if _digest(arrays, meta_json) != stored:
         raise UserError(f"checkpoint {path} is corrupt (checksum mismatch); delete it and train again")
-    meta = json.loads(meta_json)
-    if meta.get("format") != FORMAT:
-        raise UserError(f"{path} is not a stdp-toolkit checkpoint (format {meta.get('format')!r})")
+    try:
+        meta = json.loads(meta_json)
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise UserError(f"{path} is not a stdp-toolkit checkpoint (format {found!r}); give a run folder written by "
+                        "stdp-toolkit train")
     return arrays, meta
 
 

@@ -1,7 +1,6 @@
 """CLI sub-commands of the Brian2 toolkit: train, evaluate, plot, demo."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -9,27 +8,11 @@ import time
 
 from . import checkpoint
 from .errors import UserError
-from .validation import check_output_dir, check_output_file
+from .validation import check_output_dir, check_output_file, option_type
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (numpy seeds are non-negative), got {value}")
-    return value
+_positive_int = option_type(True, low=1)
+_seed = option_type(True, low=0, high=2**32 - 1)   # numpy seeds are non-negative
 
 
 def _data_dir_option(p) -> None:

@@ -99,8 +99,8 @@ def _audio_features(audio_dir: str, split: str, test_speakers: tuple | None, set
     utts = load_fsdd(audio_dir, split, test_speakers=list(test_speakers) if test_speakers else None)
     waves = utts.waveforms
     if snr_db is not None:
-        waves = [add_noise(w, snr_db, seed=[seed, k]) for k, w in enumerate(waves)]
-    return featurize(waves, utts.sample_rate, settings), utts.labels.astype(np.int64), len(utts)
+        waves = [add_noise(w, snr_db, seed=[seed, k], source=utts.files[k]) for k, w in enumerate(waves)]
+    return featurize(waves, utts.sample_rate, settings, sources=utts.files), utts.labels.astype(np.int64), len(utts)
 
 
 def load_pairs(cfg: Config, data_dir: str | None, audio_dir: str, split: str, n: int | None = None, *,

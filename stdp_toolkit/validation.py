@@ -138,6 +138,40 @@ def integer(name: str, value, *, low=None, high=MAX_INT32, low_open: bool = Fals
     return value
 
 
+def option_type(whole: bool, low=None, high=None, low_open=False, high_open=False):
+    """An argparse ``type=`` for a finite number (or whole number) within bounds: one line on a bad value.
+
+    Example::
+
+        p.add_argument("--epochs", type=option_type(True, low=1))
+    """
+    import argparse
+
+    def parse(text):
+        t = str(text).strip()
+        try:
+            value = int(t) if whole else float(t)
+        except ValueError:
+            value = None
+            if whole:   # 1e3 is a whole number too
+                try:
+                    value = float(t)
+                except ValueError:
+                    pass
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if whole else 'a number'}, got {text!r}")
+        try:
+            if whole:
+                return integer("value", value, low=low, high=MAX_INT32 if high is None else high,
+                               low_open=low_open, high_open=high_open, what="")
+            return number("value", value, low=low, high=high, low_open=low_open, high_open=high_open, what="")
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc).strip()) from None
+
+    parse.__name__ = "integer" if whole else "number"
+    return parse
+
+
 def choice(name: str, value, options, what: str = "config value") -> str:
     """``value`` if it is one of the strings ``options``."""
     if not isinstance(value, str) or value not in options:

@@ -199,6 +199,117 @@ def test_fsdd_synthetic_folder_and_bad_files(tmp_path):
         load_fsdd(str(folder), "all")
 
 
+# ---- files that cannot give a map: refused with one line naming the file and the reason ---------
+def _wav_file(path, samples, rate=8000, subtype="PCM_16", fmt="WAV") -> str:
+    import soundfile
+
+    soundfile.write(str(path), np.asarray(samples, np.float32), rate, subtype=subtype, format=fmt)
+    return str(path)
+
+
+def _one_line_naming(err, path):
+    msg = str(err.value)
+    assert str(path) in msg and "\n" not in msg, msg
+    return msg
+
+
+def test_truncated_wav_is_refused_not_read_shorter(tmp_path):
+    folder = _fsdd_folder(tmp_path, n=2)
+    path = _wav_file(folder / "3_alice_7.wav", np.resize(_tone(500, 0.5, 8000), 3910))
+    raw = open(path, "rb").read()
+    data = raw.index(b"data") + 8
+    open(path, "wb").write(raw[: data + 2 * 1288])          # the tester's file: 3,910 frames declared, 1,288 held
+    with pytest.raises(UserError, match="truncated: its header says 3,910 frames but the file holds only 1,288") as e:
+        read_audio(path)
+    _one_line_naming(e, path)
+    with pytest.raises(UserError, match="truncated") as e:
+        load_fsdd(str(folder), "all")
+    _one_line_naming(e, path)
+    aiff = _wav_file(tmp_path / "x.aiff", _tone(500, 0.5, 8000), fmt="AIFF")
+    raw = open(aiff, "rb").read()
+    open(aiff, "wb").write(raw[: len(raw) // 2])
+    with pytest.raises(UserError, match="truncated: its header says 4,000 frames") as e:
+        read_audio(aiff)
+    _one_line_naming(e, aiff)
+
+
+def test_a_cut_real_recording_is_refused(fsdd_root, tmp_path):
+    src = os.path.join(fsdd_root, "recordings", "0_george_0.wav")
+    raw = open(src, "rb").read()
+    path = tmp_path / "0_george_0.wav"
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(UserError, match="header says 2,384 frames but the file holds only 1,181") as e:
+        read_audio(str(path))
+    _one_line_naming(e, path)
+
+
+@pytest.mark.parametrize("n", [1, 10, 255])
+def test_recordings_shorter_than_a_window_are_refused(tmp_path, n):
+    path = _wav_file(tmp_path / "short.wav", np.full(n, 0.3))
+    with pytest.raises(UserError) as e:
+        read_audio(path)
+    assert f"({n} sample(s) at 8000 Hz), less than one 32 ms analysis window: too short" in str(e.value)
+    _one_line_naming(e, path)
+    assert len(read_audio(_wav_file(tmp_path / "ok.wav", np.full(256, 0.3)))[0]) == 256     # one window: fine
+
+
+def test_silent_recordings_are_refused(tmp_path):
+    folder = _fsdd_folder(tmp_path, n=3)
+    path = _wav_file(folder / "4_alice_1.wav", np.zeros(4000))
+    with pytest.raises(UserError, match="is silent \\(every sample is zero\\): there is no word") as e:
+        read_audio(path)
+    _one_line_naming(e, path)
+    # a silent test file with --noise audio:snr:X: refused by name while loading, before any noise is added
+    with pytest.raises(UserError, match="silent") as e:
+        load_fsdd(str(folder), "test")
+    _one_line_naming(e, path)
+    quiet = _wav_file(tmp_path / "quiet.wav", np.full(4000, 1e-6), subtype="FLOAT")
+    with pytest.raises(UserError, match="-120 dBFS, is below one 16-bit step") as e:
+        read_audio(quiet)
+    _one_line_naming(e, quiet)
+    one_step = _wav_file(tmp_path / "lsb.wav", np.resize([2.0 ** -15, -2.0 ** -15], 4000))
+    assert read_audio(one_step)[0].max() == 2.0 ** -15          # the quietest 16-bit recording is read
+
+
+def test_nan_samples_name_the_file(tmp_path):
+    w = _tone(500, 0.3, 8000)
+    w[[100, 200]] = np.nan, np.inf
+    path = _wav_file(tmp_path / "nan.wav", w, subtype="FLOAT")
+    with pytest.raises(UserError, match="holds 2 NaN or infinite sample") as e:
+        read_audio(path)
+    _one_line_naming(e, path)
+
+
+def test_noise_on_a_silent_waveform_and_an_infinite_snr(tmp_path):
+    from stdp_toolkit.datasets.noise import parse_noise
+
+    with pytest.raises(UserError, match="song.wav: cannot add noise at 10 dB SNR to a silent"):
+        add_noise(np.zeros(100), 10, source="song.wav")
+    for spec in ("audio:snr:-inf", "audio:snr:inf", "audio:snr:nan", "audio:snr:10,-inf", "audio:snr:1e999"):
+        with pytest.raises(UserError) as e:
+            parse_noise(spec)
+        msg = str(e.value)
+        assert "an SNR must be a finite number of dB in [-200, 200]" in msg and spec in msg and "[-inf" not in msg
+    with pytest.raises(UserError, match="finite number of dB"):
+        add_noise(_tone(500, 0.1, 8000), float("-inf"))
+    with pytest.raises(UserError, match="a.wav: noise at -1000 dB SNR overflows float32"):
+        add_noise(_tone(500, 0.1, 8000), -1000.0, source="a.wav")
+
+
+def test_featurize_names_the_waveform_it_cannot_use():
+    word = _tone(500, 0.3, 8000)
+    with pytest.raises(UserError, match="waveform 1 of 2: 1.25 ms of audio is shorter than one 32 ms analysis window"):
+        featurize([word, word[:10]], 8000)
+    with pytest.raises(UserError, match="b.wav is silent"):
+        featurize([word, np.zeros(4000, np.float32)], 8000, sources=["a.wav", "b.wav"])
+    with pytest.raises(UserError, match="a.wav: cannot featurise .* NaN/inf"):
+        featurize([np.full(4000, np.nan, np.float32)], 8000, sources=["a.wav"])
+    with pytest.raises(UserError, match="c.wav: 1.25 ms of audio is shorter"):
+        log_mel_map(word[:10], 8000, source="c.wav")
+    with pytest.raises(UserError, match="64 ms analysis window \\(audio.window_ms\\)"):
+        log_mel_map(word[:400], 8000, AudioSettings(window_ms=64))
+
+
 def test_missing_folders_are_named(tmp_path):
     missing = str(tmp_path / "nowhere")
     for loader in (load_fsdd, load_tidigits, load_ti46):
@@ -240,8 +351,13 @@ def test_sphere_header_and_samples_read_back_exactly(tmp_path, order):
     y, rate, _ = read_sphere(path)
     assert rate == 20000 and y.dtype == np.float32
     np.testing.assert_array_equal(y * 32768, samples)
+    with pytest.raises(UserError, match="too short") as err:     # 0.4 ms: no word, no analysis window
+        read_audio(path)
+    assert path in str(err.value)
+    word = np.concatenate([samples, (_tone(500, 0.1, 20000) * 32767).astype(np.int16)])
+    _sphere(path, word, rate=20000, order=order)
     y2, rate2 = read_audio(path)                     # told apart from RIFF by content, not by name
-    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_array_equal(y2 * 32768, word)
     assert rate2 == rate
 
 

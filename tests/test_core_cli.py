@@ -52,7 +52,7 @@ def test_unknown_rule(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--train-samples", "-5"], ["--train-samples", "must be > 0"]),
+    (["--train-samples", "-5"], ["--train-samples", "integer >= 1"]),
     (["--train-samples", "many"], ["--train-samples", "whole number"]),
 ])
 def test_bad_sizes_on_the_command_line(config, tmp_path, args, words):

@@ -2,7 +2,6 @@
 import math
 
 import brian2 as b2
-import numpy as np
 import pytest
 
 from stdp_toolkit.errors import UserError

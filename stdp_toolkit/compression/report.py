@@ -88,7 +88,7 @@ def compression_summary(run) -> dict:
 
 
 def build_report(run_dir: str, images, labels, reference: str | None = None, backend: str = "standalone") -> dict:
-    from ..experiment import RunState, metrics_path
+    from ..experiment import RunState
 
     run = RunState.load(run_dir)
     summary = compression_summary(run)

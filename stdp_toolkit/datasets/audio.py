@@ -202,25 +202,38 @@ def resample(waveform, orig_rate: int, target_rate: int) -> np.ndarray:
     return librosa.resample(y, orig_sr=int(orig_rate), target_sr=int(target_rate), res_type="soxr_hq")
 
 
-def log_mel_map(waveform, sample_rate: int, settings: AudioSettings | None = None) -> np.ndarray:
-    """One waveform -> float32 map [n_mels, n_frames] in [0, 1] (see the module docstring)."""
+def _prefix(source) -> str:
+    return f"{source}: " if source else ""
+
+
+def _mel_power(y: np.ndarray, s: AudioSettings, source) -> np.ndarray:
+    """Mel power [n_mels, n_frames] of ``y`` (already at ``s.sample_rate``), after trimming."""
     import librosa
 
-    s = settings or AudioSettings()
-    y = resample(waveform, sample_rate, s.sample_rate)
     if len(y) == 0 or not np.isfinite(y).all():
-        raise UserError("cannot featurise an empty waveform or one with NaN/inf samples")
+        raise UserError(f"{_prefix(source)}cannot featurise an empty waveform or one with NaN/inf samples")
     n_fft, hop = s.n_fft, s.hop_length
+    if len(y) < n_fft:
+        raise UserError(f"{_prefix(source)}{1000 * len(y) / s.sample_rate:.3g} ms of audio is shorter than one "
+                        f"{s.window_ms:g} ms analysis window (audio.window_ms), so it cannot be featurised; use a "
+                        "longer recording or a shorter window_ms")
     if s.top_db > 0 and len(y) > n_fft:
         trimmed, _ = librosa.effects.trim(y, top_db=s.top_db, frame_length=n_fft, hop_length=hop)
         if len(trimmed) > 0:
             y = trimmed
-    if len(y) < n_fft:      # very short input: pad so one full window fits
+    if len(y) < n_fft:      # a click: pad so one full window fits
         y = np.pad(y, (0, n_fft - len(y)))
     spec = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True)) ** 2
     fmax = s.sample_rate / 2 if s.fmax is None else s.fmax
     mel = _mel_basis(s.sample_rate, n_fft, s.n_mels, float(s.fmin), float(fmax)) @ spec
     mel = mel @ _time_weights(mel.shape[1], s.n_frames)
+    if not np.isfinite(mel).all():
+        raise UserError(f"{_prefix(source)}the waveform is too loud to featurise (its power overflows float32); "
+                        "scale it to [-1, 1]")
+    return mel
+
+
+def _scale(mel: np.ndarray, s: AudioSettings) -> np.ndarray:
     peak = float(mel.max())
     if peak <= 0:
         return np.zeros(s.shape, np.float32)     # digital silence: no input spikes
@@ -238,23 +251,46 @@ def log_mel_map(waveform, sample_rate: int, settings: AudioSettings | None = Non
     return out.astype(np.float32)
 
 
-def featurize(waveforms, sample_rate: int, settings: AudioSettings | None = None) -> np.ndarray:
+def log_mel_map(waveform, sample_rate: int, settings: AudioSettings | None = None, source: str | None = None
+                ) -> np.ndarray:
+    """One waveform -> float32 map [n_mels, n_frames] in [0, 1] (see the module docstring).
+
+    A waveform shorter than one analysis window (``window_ms``), empty or with NaN/inf samples is
+    a UserError (starting with ``source``, e.g. the file name, when given); digital silence gives
+    an all-zero map (:func:`featurize` refuses it instead).
+    """
+    s = settings or AudioSettings()
+    y = resample(waveform, sample_rate, s.sample_rate)
+    return _scale(_mel_power(y, s, source), s)
+
+
+def featurize(waveforms, sample_rate: int, settings: AudioSettings | None = None, sources=None) -> np.ndarray:
     """Waveforms (a list of 1-D arrays at ``sample_rate``) -> float32 [N, n_mels * n_frames] in [0, 1].
 
     The rows are ready as network input (``experiment.train`` takes them as they are); reshape to
-    ``[N, n_mels, n_frames]`` to look at them.
+    ``[N, n_mels, n_frames]`` to look at them. ``sources`` (e.g. ``Utterances.files``) names the
+    waveforms in error messages; without it they are named by their index. A waveform that cannot
+    give a map (see :func:`log_mel_map`) or is silent (it would be a sample without input spikes)
+    is a UserError naming it.
     """
     s = settings or AudioSettings()
+    if sources is not None and len(sources) != len(waveforms):
+        raise UserError(f"featurize: {len(sources)} sources for {len(waveforms)} waveforms")
     out = np.empty((len(waveforms), s.n_inputs), np.float32)
     for i, w in enumerate(waveforms):
-        out[i] = log_mel_map(w, sample_rate, s).ravel()
+        source = sources[i] if sources is not None else f"waveform {i} of {len(waveforms)}"
+        mel = _mel_power(resample(w, sample_rate, s.sample_rate), s, source)
+        if not mel.max() > 0:
+            raise UserError(f"{source} is silent (no power in any mel band after trimming), so its map would be "
+                            "empty and it would give the network no input; replace it or leave it out")
+        out[i] = _scale(mel, s).ravel()
     return out
 
 
 # ------------------------------------------------------------------------------------------------
 # noise
 # ------------------------------------------------------------------------------------------------
-def add_noise(waveform, snr_db: float, seed=0) -> np.ndarray:
+def add_noise(waveform, snr_db: float, seed=0, source: str | None = None) -> np.ndarray:
     """``waveform`` plus white Gaussian noise at ``snr_db``, as float32.
 
     ``seed`` is anything ``np.random.default_rng`` takes (e.g. ``(seed, utterance_index)`` for one
@@ -262,15 +298,25 @@ def add_noise(waveform, snr_db: float, seed=0) -> np.ndarray:
 
     The SNR is the ratio of the mean power of the whole waveform (silences included, the usual
     definition for isolated-word corpora) to the noise power; the drawn noise is rescaled to its
-    exact power, so the realised SNR is the requested one, not just its expectation.
+    exact power, so the realised SNR is the requested one, not just its expectation. ``source``
+    (e.g. the file name) starts the error messages.
     """
     y = _mono(waveform).astype(np.float64)
-    if not isinstance(snr_db, (int, float)) or isinstance(snr_db, bool) or not np.isfinite(snr_db):
-        raise UserError(f"snr_db must be a finite number of dB, got {snr_db!r}")
+    if not isinstance(snr_db, (int, float, np.integer, np.floating)) or isinstance(snr_db, bool) \
+            or not np.isfinite(snr_db):
+        raise UserError(f"the SNR must be a finite number of dB, got {snr_db!r}")
+    if not np.isfinite(y).all():
+        raise UserError(f"{_prefix(source)}cannot add noise to a waveform with NaN/inf samples")
     p_signal = float(np.mean(y ** 2)) if len(y) else 0.0
-    if p_signal <= 0:
-        raise UserError("cannot add noise at a given SNR to a silent (all-zero or empty) waveform")
+    if not p_signal > 0:
+        raise UserError(f"{_prefix(source)}cannot add noise at {float(snr_db):g} dB SNR to a silent (all-zero or "
+                        "empty) waveform: the noise power is relative to the signal's, which is zero; "
+                        "leave the recording out")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     noise = rng.standard_normal(len(y))
-    noise *= np.sqrt(p_signal / (10.0 ** (snr_db / 10.0)) / np.mean(noise ** 2))
-    return (y + noise).astype(np.float32)
+    with np.errstate(over="ignore"):
+        noise *= np.sqrt(p_signal / (10.0 ** (float(snr_db) / 10.0)) / np.mean(noise ** 2))
+        out = (y + noise).astype(np.float32)
+    if not np.isfinite(out).all():
+        raise UserError(f"{_prefix(source)}noise at {float(snr_db):g} dB SNR overflows float32; use a higher SNR")
+    return out

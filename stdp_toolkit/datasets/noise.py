@@ -20,7 +20,9 @@ IMAGE_KINDS = {
     # a square of ``level`` x the image area, at a random place over the digit, set to black
     "occlusion": (0.0, 1.0),
 }
-AUDIO_KINDS = {"snr": (-float("inf"), float("inf"))}   # white noise at ``level`` dB SNR
+# white noise at ``level`` dB SNR; beyond +-200 dB the noise is nothing or everything (and at about
+# -770 dB its samples overflow float32)
+AUDIO_KINDS = {"snr": (-200.0, 200.0)}
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,12 @@ def parse_noise(text: str) -> NoiseSpec:
     lo, hi = kinds[modality][kind]
     bad = [v for v in values if not (lo <= v <= hi) or not np.isfinite(v)]
     if not values or bad:
-        raise UserError(f"{modality} {kind} noise levels must be finite numbers in [{lo:g}, {hi:g}], got {levels!r}")
+        what = "an SNR must be a finite number of dB" if kind == "snr" else \
+            f"an {modality} {kind} noise level must be a finite number"
+        bounds = f">= {lo:g}" if hi == float("inf") else f"in [{lo:g}, {hi:g}]"
+        example = "audio:snr:20,10,0" if kind == "snr" else f"{modality}:{kind}:{min(max(0.3, lo), hi):g}"
+        got = ", ".join(f"{v:g}" for v in bad) if values else "no level"
+        raise UserError(f"bad noise spec {text!r}: {what} {bounds} (e.g. {example}), got {got}")
     return NoiseSpec(modality, kind, values)
 
 

@@ -2,8 +2,9 @@
 
 Every loader returns an ``Utterances`` set (waveforms at one sample rate, digit labels, speakers,
 file paths) that ``audio.featurize`` turns into network input. Loaders are strict: a file that
-cannot be read, holds no samples or is named against the corpus convention raises a UserError
-naming it, because a silently shorter data set changes every number measured on it.
+cannot be read, is truncated, holds no samples, NaN samples or only silence, is shorter than one
+analysis window or is named against the corpus convention raises a UserError naming it, because a
+silently shorter (or blank) data set changes every number measured on it.
 """
 from __future__ import annotations
 
@@ -46,32 +47,136 @@ class Utterances:
 # ------------------------------------------------------------------------------------------------
 # reading files
 # ------------------------------------------------------------------------------------------------
+# A file is refused unless it can give a feature map: the limits are those of ``AudioSettings``
+MIN_RATE, MAX_RATE = 1000, 384_000      # Hz, as audio.sample_rate accepts
+MIN_DURATION_MS = 32.0                  # one STFT window at the default settings; no spoken word is shorter
+SILENCE = 2.0 ** -15                    # one 16-bit step: a recording whose every sample is smaller is silent
+_FIX = "replace it or remove it from the folder"
+
+
+# codings whose frames all have one size: WAV format tags (PCM, float, A-law, mu-law, extensible) and
+# AIFF-C compression types with their bytes per sample (None: from the sample size)
+_WAV_FIXED = (1, 3, 6, 7, 0xFFFE)
+_AIFC_FIXED = {b"NONE": None, b"twos": None, b"sowt": None, b"raw ": None, b"in24": 3, b"42ni": 3, b"in32": 4,
+               b"23ni": 4, b"fl32": 4, b"FL32": 4, b"fl64": 8, b"FL64": 8, b"ulaw": 1, b"ULAW": 1, b"alaw": 1,
+               b"ALAW": 1}
+
+
+def _missing_samples(path: str) -> str | None:
+    """What a cut RIFF WAVE or AIFF file lacks ("2,384 frames ... only 1,288"), None if it is whole.
+
+    libsndfile reads a cut WAV or AIFF silently as a shorter one (it trusts the file size over
+    the header), so the sample chunk's declared size is checked against the file here. Unknown
+    sizes (0 or 0xFFFFFFFF, written by streaming tools) and layouts this walk does not understand
+    are left to libsndfile.
+    """
+    import struct
+
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12:
+                return None
+            if head[:4] in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE":
+                endian, fmt_id, data_id = ("<" if head[:4] == b"RIFF" else ">"), b"fmt ", b"data"
+            elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+                endian, fmt_id, data_id = ">", b"COMM", b"SSND"
+            else:
+                return None
+            pos, frame, declared = 12, None, None
+            while pos + 8 <= size:
+                fh.seek(pos)
+                chunk = fh.read(8)
+                cid, csize = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+                if cid == fmt_id:
+                    fmt = fh.read(min(csize, 22))
+                    if fmt_id == b"fmt " and len(fmt) >= 14:
+                        tag, block = struct.unpack(endian + "H", fmt[:2])[0], struct.unpack(endian + "H", fmt[12:14])[0]
+                        frame = block if tag in _WAV_FIXED else None
+                    elif fmt_id == b"COMM" and len(fmt) >= 8:
+                        channels, declared, bits = struct.unpack(">hIh", fmt[:8])
+                        coding = fmt[18:22] if head[8:12] == b"AIFC" else b"NONE"
+                        if coding in _AIFC_FIXED and channels > 0 and bits > 0:
+                            frame = channels * (_AIFC_FIXED[coding] or (bits + 7) // 8)
+                elif cid == data_id:
+                    if csize in (0, 0xFFFFFFFF):
+                        return None
+                    held = min(csize, size - pos - 8)
+                    skip = 0
+                    if data_id == b"SSND":      # an offset and a block size precede the samples
+                        fh.seek(pos + 8)
+                        skip = 8 + (struct.unpack(">I", fh.read(4))[0] if held >= 4 else 0)
+                    have = max(0, held - skip)
+                    want = declared * frame if data_id == b"SSND" and declared is not None and frame else csize - skip
+                    if have >= want:
+                        return None
+                    if frame:
+                        return f"{want // frame:,} frames but the file holds only {have // frame:,}"
+                    return f"{want:,} bytes of samples but the file holds only {have:,}"
+                pos += 8 + csize + (csize & 1)
+    except (OSError, struct.error):
+        return None     # reading it below reports the problem
+    return None
+
+
 def read_audio(path: str) -> tuple[np.ndarray, int]:
     """(mono float32 waveform, sample rate) of a RIFF WAV/FLAC/... or NIST SPHERE file.
 
     The format is told by the content, not the name: TIDIGITS and TI46 ship SPHERE files named
     ``.wav``, and after ``sph2pipe -f wav`` the same names hold RIFF WAVs.
+
+    Refused with a UserError naming the file: unreadable, truncated (fewer samples than the header
+    declares), empty, NaN/inf samples, a sample rate outside 1-384 kHz, shorter than
+    ``MIN_DURATION_MS`` (one analysis window) and silent (every sample below one 16-bit step):
+    none of these gives a meaningful feature map, and a silently shorter or blank data set
+    changes every number measured on it.
     """
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(MAGIC))
     except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     if head == MAGIC:
         y, rate, _ = read_sphere(path)
     else:
         import soundfile
 
+        missing = _missing_samples(path)
+        if missing:
+            raise UserError(f"audio file {path} is truncated: its header says {missing}; copy or export it again, "
+                            "or remove it from the folder")
         try:
-            y, rate = soundfile.read(path, dtype="float32", always_2d=False)
-        except (RuntimeError, OSError) as exc:   # LibsndfileError is a RuntimeError
-            raise UserError(f"cannot read audio file {path}: {exc} (the file is corrupt, truncated or "
-                            "not audio; replace it or remove it from the folder)") from None
+            with soundfile.SoundFile(path) as fh:
+                declared, rate, kind = fh.frames, fh.samplerate, fh.format
+                y = fh.read(dtype="float32", always_2d=False)
+        except (RuntimeError, OSError, ValueError, TypeError, MemoryError) as exc:   # LibsndfileError is a RuntimeError
+            raise UserError(f"cannot read audio file {path}: {str(exc).strip() or type(exc).__name__} (the file "
+                            f"is corrupt, truncated or not audio; {_FIX})") from None
+        if 0 < len(y) < declared and kind not in ("OGG", "MPEG"):   # their frame counts are estimates
+            raise UserError(f"audio file {path} is truncated: its header says {declared:,} frames but only "
+                            f"{len(y):,} could be read; copy or export it again, or remove it from the folder")
     if y.ndim == 2:
-        y = y.mean(axis=1)
+        y = y.mean(axis=1, dtype=np.float64)
     if len(y) == 0:
-        raise UserError(f"audio file {path} holds no samples; replace it or remove it from the folder")
-    return np.ascontiguousarray(y, dtype=np.float32), int(rate)
+        raise UserError(f"audio file {path} holds no samples; {_FIX}")
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if bad:
+        raise UserError(f"audio file {path} holds {bad:,} NaN or infinite sample(s) (a damaged float WAV); {_FIX}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UserError(f"audio file {path} has a sample rate of {rate} Hz, outside {MIN_RATE:,}-{MAX_RATE:,} Hz "
+                        f"(the header is corrupt or this is not a speech recording); {_FIX}")
+    if len(y) < MIN_DURATION_MS * rate / 1000:
+        raise UserError(f"audio file {path} lasts only {1000 * len(y) / rate:.3g} ms ({len(y):,} sample(s) at "
+                        f"{rate} Hz), less than one {MIN_DURATION_MS:g} ms analysis window: too short to hold a "
+                        f"spoken word and to be featurised; {_FIX}")
+    peak = float(np.max(np.abs(y)))
+    if peak < SILENCE:
+        what = "every sample is zero" if peak == 0 else \
+            f"its loudest sample, {20 * np.log10(peak):.0f} dBFS, is below one 16-bit step"
+        raise UserError(f"audio file {path} is silent ({what}): there is no word to featurise; {_FIX}")
+    return y, int(rate)
 
 
 def _read_all(paths: list[str]) -> tuple[list, int]:

@@ -96,11 +96,13 @@ def read_sphere(path: str) -> tuple[np.ndarray, int, dict]:
     if coding.split(",")[0] not in ("pcm", "linear"):
         raise UserError(f"{path}: SPHERE sample_coding {coding!r} is not supported (only linear PCM); "
                         "convert it with `sph2pipe -p -f wav in.sph out.wav`")
-    if not isinstance(h.get("sample_rate"), (int, float)) or h["sample_rate"] <= 0:
-        raise UserError(f"{path}: SPHERE header has no valid sample_rate")
+    rate = h.get("sample_rate")
+    if not isinstance(rate, (int, float)) or not np.isfinite(rate) or not 1 <= rate < 2 ** 31:
+        raise UserError(f"{path}: SPHERE header has no valid sample_rate (got {rate!r}); expected a positive "
+                        "number of Hz, e.g. sample_rate -i 16000")
     n_bytes = h.get("sample_n_bytes", 2)
     channels = h.get("channel_count", 1)
-    if n_bytes not in (1, 2, 4) or not isinstance(channels, int) or channels < 1:
+    if not isinstance(n_bytes, int) or n_bytes not in (1, 2, 4) or not isinstance(channels, int) or channels < 1:
         raise UserError(f"{path}: unsupported SPHERE sample layout (sample_n_bytes {n_bytes!r}, "
                         f"channel_count {channels!r}); expected 1, 2 or 4 bytes and >= 1 channel")
     order = _BYTE_ORDER.get(str(h.get("sample_byte_format", "1" if n_bytes == 1 else "")).strip())
@@ -119,4 +121,4 @@ def read_sphere(path: str) -> tuple[np.ndarray, int, dict]:
     samples /= float(2 ** (8 * n_bytes - 1))
     if channels > 1:
         samples = samples.reshape(count, channels)
-    return samples, int(h["sample_rate"]), h
+    return samples, int(round(rate)), h

@@ -391,8 +391,9 @@ class Config:
         if not os.path.isfile(path):
             raise UserError(f"config file not found: {path} (see networks/ for examples)")
         data = V.load_yaml(path, what="config file")
-        if data is None:
-            data = {}
+        if data is None:  # an empty (or comments-only) file is a mistake, not "all defaults"
+            raise UserError(f"config file {path} is empty; write at least its settings that differ from the "
+                            "defaults (see networks/dc100.yaml for every setting)")
         return cls.from_dict(data, source=path)
 
     def replace(self, **changes) -> "Config":

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import fpenv
-from .builder import NetworkObjects, build_network, cross_connectivity
+from .builder import build_network, cross_connectivity
 from .config import Config
 
 BACKENDS = ("runtime", "standalone", "cuda")

@@ -194,6 +194,11 @@ def load_dataset(name: str, data_dir: Optional[str], split: str, limit: Optional
     """
     import torch
 
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        # a negative slice would silently drop the last samples, 0 would train on nothing
+        raise UserError(f"the {split} sample limit must be a whole number >= 1, got {limit!r}")
+    if name not in DATASET_STATS:
+        raise UserError(f"unknown dataset {name!r}: use 'mnist' or 'cifar10'")
     folder = resolve_dataset_dir(name, data_dir)
     if name == "mnist":
         from ..datasets.mnist import load_mnist
@@ -210,6 +215,9 @@ def load_dataset(name: str, data_dir: Optional[str], split: str, limit: Optional
             imgs, labels = imgs[:limit], labels[:limit]
     else:
         raise UserError(f"unknown dataset {name!r}: use 'mnist' or 'cifar10'")
+    if len(imgs) == 0 or len(labels) != len(imgs):
+        raise UserError(f"the {name} {split} set in {folder} has {len(imgs)} images and {len(labels)} labels; "
+                        "it needs at least one image with one label each (re-extract the data set)")
     labels = check_labels(labels, f"{name} {split} labels in {folder}")   # the models have 10 outputs
     mean, std = DATASET_STATS[name]
     x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2).float().div_(255.0)

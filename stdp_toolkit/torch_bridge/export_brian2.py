@@ -296,6 +296,11 @@ def _raster(groups, path: str, n_samples: int) -> None:
         ax.set_ylabel(f"{k[7:]} neuron")
     axes[-1, 0].set_xlabel("time step (ms)")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise UserError(f"cannot write the raster plot {path}: {exc.strerror}; free space or choose another --out") \
+            from None
+    finally:
+        plt.close(fig)

@@ -15,6 +15,7 @@ Mapping (discrete time, ``dt = 1`` step):
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -161,8 +162,20 @@ def to_nir(snn: SpikingNet) -> "nir.NIRGraph":
 
 
 def write_nir(graph, path: str) -> None:
+    """Write ``graph`` to ``path`` atomically (the shared checkpoint writer): a full disk or a read-only
+    folder is one UserError line and never leaves half a file."""
+    import io
+
     import nir
-    nir.write(path, graph)
+
+    from ..checkpoint import atomic_write
+
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder; give a file path for the NIR graph (e.g. {os.path.join(path, 'snn.nir')})")
+    buf = io.BytesIO()
+    nir.write(buf, graph)
+    data = buf.getvalue()
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def read_nir(path: str):

@@ -31,7 +31,7 @@ def test_user_errors_exit_2(capsys, tmp_path):
     assert code == 2 and "checkpoint not found" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     code, _, err = _run(capsys, ["snn-eval", "--checkpoint", str(tmp_path / "bad.pt"), "--data-dir", str(tmp_path)])
-    assert code == 2 and "cannot read checkpoint" in err
+    assert code == 2 and "corrupt or not a torch file" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

@@ -68,7 +68,11 @@ def read_nmnist(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"event file {path} not found")
-    return decode_nmnist_bytes(path.read_bytes(), source=str(path))
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read event file {path}: {exc.strerror or exc}") from None
+    return decode_nmnist_bytes(raw, source=str(path))
 
 
 def read_events(path: str | os.PathLike, encoding: str = "evt3") -> np.ndarray:
@@ -144,20 +148,26 @@ def bin_events(events: np.ndarray, n_bins: int, sensor_size: tuple[int, int] = N
     return frames
 
 
-def read_label_file(path: Path) -> list[tuple[int, int]]:
+def read_label_file(path: str | os.PathLike) -> list[tuple[int, int]]:
     """``#sample #class`` lines -> list of (sample id, label)."""
+    path = Path(path)
     if not path.is_file():
         raise UserError(f"label file {path} not found; is the data directory the one holding {NMNIST_DIR}/?")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read label file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: byte {exc.start} is not text ({exc.reason}); the label file is corrupt") from None
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        try:
-            sid, lab = int(parts[0]), int(parts[1])
-        except (ValueError, IndexError) as exc:
-            raise UserError(f"{path}:{n}: expected '<sample id> <class>', got {line!r}") from exc
+        if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+            raise UserError(f"{path}:{n}: expected '<sample id> <class>' (two whole numbers), got {line!r}")
+        sid, lab = int(parts[0]), int(parts[1])
         if not 0 <= lab <= 9:
             raise UserError(f"{path}:{n}: class {lab} is not a digit 0-9")
         rows.append((sid, lab))

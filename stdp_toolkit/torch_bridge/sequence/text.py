@@ -7,6 +7,7 @@ lower-casing regular-expression word/punctuation splitter and the vocabulary kee
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,19 +66,37 @@ def read_sst2(data_dir, split: str) -> tuple[list[str], np.ndarray]:
     path = data_dir_from(data_dir) / SST2_DIR / f"{split}.tsv"
     if not path.is_file():
         raise UserError(f"{path} not found; the data directory must hold sst2/{{train,dev,test}}.tsv")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")      # -sig: a byte-order mark (spreadsheet exports) is not the header
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: byte {exc.start} is not UTF-8 text ({exc.reason}); the file is corrupt or "
+                        "in another encoding: save it as UTF-8") from None
     sentences, labels = [], []
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
         header = next(reader, None)
         if not header or header[0].strip().lower() != "label":
             raise UserError(f"{path}: expected a header starting with 'label', got {header!r}")
-        for n, row in enumerate(reader, 2):
+        for row in reader:
             if not row:
                 continue
-            if len(row) < 2 or row[0] not in ("0", "1"):
-                raise UserError(f"{path}:{n}: expected '<0|1>\\t<sentence>', got {row!r}")
+            if len(row) < 2 or row[0].strip() not in ("0", "1"):
+                raise UserError(f"{path}:{reader.line_num}: expected '<0|1>\\t<sentence>', got {row!r}")
+            sentence = "\t".join(row[1:])
+            if not sentence.strip():
+                raise UserError(f"{path}:{reader.line_num}: the sentence is empty; fill it in or remove the line")
             labels.append(int(row[0]))
-            sentences.append("\t".join(row[1:]))
+            sentences.append(sentence)
+    except csv.Error as exc:
+        raise UserError(f"{path}:{reader.line_num}: not a tab-separated text line ({exc}); the file is corrupt or "
+                        "not SST-2") from None
+    if not sentences:
+        raise UserError(f"{path} holds a header but no labelled sentences; the file is truncated or empty")
     return sentences, np.asarray(labels, dtype=np.int64)
 
 

@@ -1,14 +1,18 @@
 """Training and evaluation of the sequence models on N-MNIST, SST-2 and the synthetic recall task.
 
 One loop for all: Adam (lr 1e-3 as in the authors' draft), cross-entropy, gradient clipping, leak
-clamped to [0, 1] after each step; a checkpoint (model, optimiser, epoch, history, config) after every
-epoch, so ``--resume`` continues an interrupted run; the epoch with the best validation accuracy is
+clamped to [0, 1] after each step; a checkpoint (model, optimiser, schedule, epoch, history, config,
+data identity and random states; atomic and checksummed) after every epoch, so ``--resume`` continues an
+interrupted run exactly where it stopped, and refuses one made with other settings or data; an existing
+checkpoint is never overwritten without ``--resume``; the epoch with the best validation accuracy is
 kept for the final test (SST-2: dev split; N-MNIST has no validation split, so the last epoch is used;
 synthetic: a separate validation draw).
 """
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,11 +22,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ... import checkpoint
 from ...errors import UserError
 from .metrics import count_params, energy_report
 from .models import MODEL_NAMES, SPIKING, SeqSpec, build_model, count_ops
 
 TASKS = ("nmnist", "sst2", "recall")
+CHECKPOINT_KIND = "lite-snn"
+MAX_THREADS = 1024
+MAX_SEED = 2**63 - 1
+RECALL_MIN_LENGTH = 11      # make_recall: cue_steps + recall_steps + 1
+# TrainConfig fields that do not change what is trained: they may differ when a run is resumed.
+# ``epochs`` may be raised (or lowered to no fewer than the epochs already trained); ``data_dir`` may
+# move, because the data themselves are compared (their SHA-256) instead of their folder; ``threads`` may
+# change, though more threads can change the last bits of float sums (same threads: bit-identical).
+OPERATIONAL = ("data_dir", "out", "epochs", "threads", "resume", "max_minutes", "log_every")
 
 
 @dataclass
@@ -62,18 +76,45 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Every value checked here, before any work: one line naming the option and what it must be."""
+        from ... import validation as v
+
         if self.task not in TASKS:
             raise UserError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.model not in MODEL_NAMES:
             raise UserError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}")
-        for name in ("epochs", "batch_size", "n_bins", "max_len", "length", "n_train", "n_val", "hidden",
-                     "channels", "embed_dim", "threads", "kernel"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.schedule not in ("cosine", "none"):
             raise UserError(f"--schedule must be 'cosine' or 'none', not {self.schedule!r}")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be > 0, got {self.lr}")
+        for name in ("epochs", "batch_size", "n_bins", "max_len", "length", "n_train", "n_val", "hidden",
+                     "channels", "embed_dim", "kernel", "min_freq"):
+            setattr(self, name, v.integer(_opt(name), getattr(self, name), low=1, what="option"))
+        for name in ("train_limit", "eval_limit"):
+            if getattr(self, name) is not None:
+                setattr(self, name, v.integer(_opt(name), getattr(self, name), low=1, what="option",
+                                              fix="leave it out to use all items"))
+        for name in ("steps_per_item", "shift", "log_every"):
+            setattr(self, name, v.integer(_opt(name), getattr(self, name), low=0, what="option"))
+        self.threads = v.integer("--threads", self.threads, low=1, high=MAX_THREADS, what="option")
+        self.seed = v.integer("--seed", self.seed, low=0, high=MAX_SEED, what="option")
+        self.lr = v.number("--lr", self.lr, low=0.0, low_open=True, what="option")
+        self.weight_decay = v.number("--weight-decay", self.weight_decay, low=0.0, what="option")
+        for name in ("dropout", "embed_dropout"):
+            setattr(self, name, v.number(_opt(name), getattr(self, name), low=0.0, high=1.0, high_open=True,
+                                         what="option", kind="a probability"))
+        if self.max_minutes is not None:
+            self.max_minutes = v.number("--max-minutes", self.max_minutes, low=0.0, low_open=True, what="option",
+                                        fix="leave it out to train all --epochs")
+        if self.task == "recall" and self.length < RECALL_MIN_LENGTH:
+            raise UserError(f"option --length must be >= {RECALL_MIN_LENGTH} for the recall task (5 cue steps, "
+                            f"5 recall steps and at least one step between), got {self.length}")
+        if not isinstance(self.extra, dict):
+            raise UserError(f"extra must be a dict of model options, got {type(self.extra).__name__}")
+        if not isinstance(self.resume, bool):
+            raise UserError(f"resume must be True or False, got {self.resume!r}")
+
+
+def _opt(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,40 +224,161 @@ def checkpoint_path(cfg: TrainConfig) -> Path:
     return Path(cfg.out) / f"{tag}.pt"
 
 
+def check_output(cfg: TrainConfig) -> Path:
+    """Make sure ``--out`` can take the checkpoint and the result file; return the checkpoint path.
+
+    Run before any work: ``--out`` is (or can be created as) a writable folder, not a file and not
+    under a file, and neither ``<tag>.pt`` nor ``<tag>.json`` in it is a folder. Creates ``--out``.
+    """
+    from ...validation import check_output_dir
+
+    out = Path(check_output_dir(str(cfg.out), "--out"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create --out {out}: {exc.strerror}; choose another --out") from None
+    ckpt = checkpoint_path(cfg)
+    for path in (ckpt, ckpt.with_suffix(".json")):
+        if path.is_dir():
+            raise UserError(f"{path} is a folder, but the run writes a file there; move it away or choose "
+                            "another --out")
+    return ckpt
+
+
+def _show(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def resume_mismatch(saved: dict, cfg: TrainConfig) -> list[str]:
+    """The settings that differ between a checkpoint's config and ``cfg`` ("lr: 0.001 -> 0.01")."""
+    new = asdict(cfg)
+    keys = [k for k in new if k not in OPERATIONAL] + sorted(k for k in saved if k not in new and k not in OPERATIONAL)
+    return [f"{k.replace('_', '-')}: {_show(saved.get(k))} -> {_show(new.get(k))}"
+            for k in keys if saved.get(k) != new.get(k)]
+
+
+def preflight(cfg: TrainConfig) -> Optional[dict]:
+    """All checks that need no data: output paths, an existing checkpoint. Returns its contents to resume.
+
+    Without ``resume`` an existing checkpoint is refused (it is never overwritten); with it, the
+    checkpoint is loaded (checksum verified) and every setting that shapes the result must match.
+    """
+    ckpt = check_output(cfg)
+    if not ckpt.exists():
+        return None
+    if not cfg.resume:
+        raise UserError(f"{ckpt} holds a trained model; add --resume to continue it or choose another --out")
+    state = checkpoint.load_torch(str(ckpt), CHECKPOINT_KIND, hint="train again")
+    try:
+        saved, done = state["config"], int(state["epoch"]) + 1
+        if not isinstance(saved, dict):
+            raise TypeError("config")
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"checkpoint {ckpt} lacks its config or epoch; delete it and train again") from None
+    diff = resume_mismatch(saved, cfg)
+    if diff:
+        raise UserError(f"cannot resume {ckpt}: it was trained with other settings ({'; '.join(diff)}); "
+                        "use the same settings to resume, or choose another --out for a new run")
+    if cfg.epochs < done:
+        raise UserError(f"cannot resume {ckpt}: it has already trained {done} epochs, more than --epochs "
+                        f"{cfg.epochs}; give --epochs {done} or more")
+    return state
+
+
+def _data_identity(cfg: TrainConfig, splits: dict) -> dict:
+    """SHA-256 over the data that shape the weights: the training split (after limits) and the validation split."""
+    arrays = []
+    for name in ("train", "val"):
+        s = splits.get(name)
+        if s is not None:
+            arrays += [t.numpy() for t in (s.x, s.y, s.lengths) if t is not None]
+    where = "synthetic" if cfg.task == "recall" else (cfg.data_dir or os.environ.get("STDP_DATA_DIR") or "?")
+    ident = checkpoint.data_identity(f"{cfg.task} ({where})", *arrays)
+    ident["n_train"] = int(len(splits["train"].y))
+    return ident
+
+
+def _rng_state(rng: np.random.Generator) -> dict:
+    """Every random state that training draws from: numpy (shuffling, augmentation), torch CPU (dropout)."""
+    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+
+
+def _stretch_cosine(sched, opt, epochs: int) -> None:
+    """Continue a cosine schedule as if it had been planned for ``epochs`` from the start (extended runs)."""
+    sched.T_max = epochs
+    t = sched.last_epoch
+    for group, base in zip(opt.param_groups, sched.base_lrs):
+        group["lr"] = sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * t / epochs)) / 2
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+
+
 def train(cfg: TrainConfig, log=print) -> dict:
-    """Train, checkpoint every epoch, evaluate; write ``<out>/<task>_<model>.json``; return the metrics."""
+    """Train, checkpoint every epoch, evaluate; write ``<out>/<task>_<model>.json``; return the metrics.
+
+    Checkpoints are atomic and checksummed (:func:`stdp_toolkit.checkpoint.save_torch`) and hold the
+    model, optimiser, schedule, history, the config, the identity of the training data and every random
+    state, so that an interrupted run (Ctrl-C, ``--max-minutes``) resumed with the same settings ends
+    bit for bit where an uninterrupted one does. ``resume`` refuses a checkpoint made with other
+    settings or other data; ``epochs`` may be raised on resume: with the cosine schedule the learning
+    rate then continues along the longer schedule from the epoch reached (so it is not bit-identical
+    to a run planned that long from the start; with ``schedule="none"`` it is).
+    """
+    state = preflight(cfg)
+    ckpt = checkpoint_path(cfg)
+    if cfg.resume and state is None:
+        log(f"no checkpoint at {ckpt} yet: starting a new run")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     spec, splits, info = load_task(cfg)
-    model = build_model(cfg.model, spec, **model_kwargs(cfg))
+    data_id = _data_identity(cfg, splits)
+    if state is not None:
+        old = state.get("data") or {}
+        if old.get("sha256") != data_id["sha256"]:
+            raise UserError(f"cannot resume {ckpt}: it was trained on other data ({old.get('name')}, "
+                            f"{old.get('n_train')} training items; now {data_id['name']}, {data_id['n_train']}); "
+                            "use the data it was trained on, or choose another --out for a new run")
+    try:
+        model = build_model(cfg.model, spec, **model_kwargs(cfg))
+    except (MemoryError, RuntimeError) as exc:
+        if "alloc" not in str(exc) and not isinstance(exc, MemoryError):
+            raise
+        raise UserError(f"the {cfg.model} model does not fit in memory; use smaller --hidden / --channels") from None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     grad_probe = {}
     if cfg.task == "recall":  # how much gradient reaches the cue (first 5 steps) before training
         xb, yb = splits["val"].x[:128], splits["val"].y[:128]
-        grad_probe["grad_early_ratio_init"], grad_probe["grad_early_abs_init"] = early_step_gradient(model, xb, yb)
+        if state is not None and state.get("grad_probe"):
+            grad_probe.update(state["grad_probe"])
+        else:
+            grad_probe["grad_early_ratio_init"], grad_probe["grad_early_abs_init"] = early_step_gradient(model, xb, yb)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
              if cfg.schedule == "cosine" else None)
-    ckpt = checkpoint_path(cfg)
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
     start_epoch, history, best = 0, [], {"val_accuracy": -1.0, "epoch": -1, "state": None}
     train_seconds = 0.0
-    if cfg.resume and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        saved = state.get("config", {})
-        shaping = ("hidden", "channels", "kernel", "embed_dim", "n_bins", "steps_per_item", "min_freq", "train_limit", "length")
-        diff = {k: (saved[k], getattr(cfg, k)) for k in shaping if k in saved and saved[k] != getattr(cfg, k)}
-        if diff:
-            raise UserError(f"cannot resume {ckpt}: it was trained with different settings "
-                            f"({', '.join(f'{k}: {a} -> {b}' for k, (a, b) in diff.items())}); "
-                            "use the same settings or another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None and state.get("scheduler"):
-            sched.load_state_dict(state["scheduler"])
-        start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
-        train_seconds = state.get("train_seconds", 0.0)
-        log(f"resumed {ckpt} at epoch {start_epoch}")
+    if state is not None:
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            if sched is not None:
+                sched.load_state_dict(state["scheduler"])
+            start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
+            train_seconds = float(state.get("train_seconds", 0.0))
+            _set_rng_state(rng, state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"checkpoint {ckpt} does not fit this model ({exc.__class__.__name__}); "
+                            "delete it and train again, or choose another --out") from None
+        if sched is not None and sched.T_max != cfg.epochs:
+            log(f"--epochs {sched.T_max} -> {cfg.epochs}: the cosine learning-rate schedule continues as if planned "
+                f"for {cfg.epochs} epochs")
+            _stretch_cosine(sched, opt, cfg.epochs)
+        log(f"resumed {ckpt} at epoch {start_epoch}" + ("" if start_epoch < cfg.epochs else
+                                                         f": all {cfg.epochs} epochs were trained, evaluating"))
     deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
@@ -238,6 +400,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
             if cfg.log_every and step % cfg.log_every == 0:
                 log(f"  epoch {epoch} batch {step}: loss {tot / n:.4f} acc {correct / n:.3f} "
                     f"({time.time() - t0:.0f} s)")
+        if not math.isfinite(tot):   # never checkpoint (or report) a model whose weights went to NaN/inf
+            raise UserError(f"training diverged in epoch {epoch}: the loss became {tot / n}; lower --lr and train "
+                            "again with another --out (the checkpoint keeps the last good epoch)")
         if sched is not None:
             sched.step()
         train_seconds += time.time() - t0
@@ -248,13 +413,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
                 best = {"val_accuracy": rec["val_accuracy"], "epoch": epoch,
                         "state": {k: v.clone() for k, v in model.state_dict().items()}}
         history.append(rec)
+        checkpoint.save_torch(str(ckpt), {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+            "scheduler": sched.state_dict() if sched is not None else None, "history": history, "best": best,
+            "config": asdict(cfg), "spec": asdict(spec), "train_seconds": train_seconds, "vocab": info.get("vocab"),
+            "data": data_id, "rng": _rng_state(rng), "grad_probe": grad_probe}, kind=CHECKPOINT_KIND)
         log(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}))
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                    "scheduler": sched.state_dict() if sched is not None else None, "history": history,
-                    "best": best, "config": asdict(cfg), "spec": asdict(spec), "train_seconds": train_seconds,
-                    "vocab": info.get("vocab")}, ckpt)
         if deadline and time.time() > deadline and epoch + 1 < cfg.epochs:
-            log(f"stopping after epoch {epoch}: --max-minutes {cfg.max_minutes} reached")
+            log(f"stopping after epoch {epoch}: --max-minutes {cfg.max_minutes} reached; add --resume to continue")
             break
     if best["state"] is not None:
         model.load_state_dict(best["state"])
@@ -265,15 +431,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
         "task": cfg.task, "model": cfg.model, "spiking": cfg.model in SPIKING,
         "test_accuracy": test["accuracy"], "selected_epoch": best["epoch"] if best["state"] is not None else len(history) - 1,
         "val_accuracy": best["val_accuracy"] if best["state"] is not None else None,
-        "epochs_run": len(history), "train_seconds": train_seconds,
+        "epochs_run": len(history), "epochs_planned": cfg.epochs, "train_seconds": train_seconds,
         **count_params(model), **{k: v for k, v in test.items() if k not in ("accuracy",)},
         "leaks": [float(m.leak.detach()) for m in model.modules() if type(m).__name__ == "LIF"],
         "thresholds": [float(m.threshold.detach()) for m in model.modules() if type(m).__name__ == "LIF"],
-        "config": asdict(cfg), "data": {k: v for k, v in info.items() if k != "vocab"}, "history": history,
-        "checkpoint": str(ckpt), "torch_threads": cfg.threads, **grad_probe,
+        "config": asdict(cfg), "data": {k: v for k, v in info.items() if k != "vocab"}, "data_identity": data_id,
+        "history": history, "checkpoint": str(ckpt), "torch_threads": cfg.threads, **grad_probe,
     }
-    with open(ckpt.with_suffix(".json"), "w") as fh:
-        json.dump(result, fh, indent=1)
+    checkpoint.write_json(str(ckpt.with_suffix(".json")), result)
     return result
 
 
@@ -291,4 +456,5 @@ def early_step_gradient(model, x: torch.Tensor, y: torch.Tensor, early: int = 5)
     return float(g[:early].mean() / g.mean().clamp(min=1e-30)), float(g[:early].mean())
 
 
-__all__ = ["TrainConfig", "train", "evaluate", "load_task", "early_step_gradient", "TASKS"]
+__all__ = ["TrainConfig", "train", "evaluate", "load_task", "early_step_gradient", "checkpoint_path", "check_output",
+           "preflight", "resume_mismatch", "TASKS", "OPERATIONAL", "CHECKPOINT_KIND"]
