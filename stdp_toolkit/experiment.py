@@ -263,6 +263,11 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
         order = _epoch_order(seed, epoch, len(x))[pos: pos + sim.n_presentations]
         t0, c0 = time.perf_counter(), child_cpu_seconds()
         result = sim.run(x[order], run.state, chunk_seed(seed, "train", run.chunks_done))
+        error = runaway(cfg, result.counts, x[order][: result.consumed],
+                        f"train: runaway after {run.samples_seen:,} samples (the checkpoint holds the state before it)")
+        if error is not None:
+            bar.close()
+            raise error
         run.train_seconds += time.perf_counter() - t0
         run.extra["train_cpu_children_seconds"] = run.extra.get("train_cpu_children_seconds", 0.0) + child_cpu_seconds() - c0
         run.state = {**run.state, **result.state}  # keeps bookkeeping arrays the simulator does not carry
@@ -288,6 +293,31 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
         compression_training.finish(run)
     run.save(run_dir)
     return run
+
+
+def runaway(cfg: Config, counts: np.ndarray, x_chunk: np.ndarray, where: str) -> UserError | None:
+    """The error to stop with when a chunk fired far beyond anything learning needs, else None.
+
+    A learning D&C network fires well under one spike per neuron and sample; a runaway (an unstable
+    integration, or excitation outgrowing the lateral inhibition) fires near the refractory limit
+    and costs 100x the time per sample, so it would otherwise run on silently for hours.
+    """
+    bound = cfg.max_spikes_per_neuron
+    if not bound or not len(counts):
+        return None
+    per_sample = float(counts.sum(1).mean())
+    if per_sample <= bound * cfg.n_neurons:
+        return None
+    density = f"mean input intensity {float(x_chunk.mean()):.2f}; MNIST: 0.13"
+    if cfg.method == "euler":
+        cause = f"forward-Euler integration (method euler) is unstable under strong input ({density})"
+        fix = "set method: implicit_euler (or exponential_euler) in the config, or lower input.max_rate"
+    else:
+        cause = f"excitation outgrows the lateral inhibition ({density})"
+        fix = "lower input.max_rate, w_init or norm_total, or raise w_ie"
+    return UserError(f"{where}: {per_sample:,.0f} excitatory spikes per sample ({per_sample / cfg.n_neurons:.1f} per "
+                     f"neuron; the bound max_spikes_per_neuron is {bound:g}). Likely cause: {cause}. Fix: {fix}, "
+                     "then train again with --no-resume or a new --out")
 
 
 def child_cpu_seconds() -> float:
@@ -326,6 +356,9 @@ def _run_slices(sim: Simulator, x, state, seed, phase, tasks, workers):
     def one(task):
         tid, idx = task
         r = sim.run(x[idx], rest_state(sim.cfg, state), chunk_seed(seed, phase, tid))
+        error = runaway(sim.cfg, r.counts, x[idx][: r.consumed], f"{phase}: the trained network runs away")
+        if error is not None:
+            raise error
         return tid, dict(consumed=r.consumed, counts=r.counts, boosts=r.boosts)
 
     if workers > 1 and len(tasks) > 1 and sim.backend == "standalone":

@@ -8,12 +8,9 @@ result (shapes, dtypes, ranges) or raises one ``UserError`` line naming the file
 exception, never a hang. Where a format can tell (a size in its header, a checksum), a damaged
 file must be refused rather than read as something else.
 
-``STDP_FUZZ_EXAMPLES`` (default 200, as in test_validation.py) sets the examples per property.
+``STDP_FUZZ_EXAMPLES`` (default 200, tests/fuzzing.py) sets the examples per property.
 """
-import contextlib
 import gzip
-import os
-import signal
 import struct
 from datetime import timedelta
 
@@ -21,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
+from fuzzing import EXAMPLES, no_hang
 from stdp_toolkit import checkpoint
 from stdp_toolkit.datasets import load_idx, parse_sphere_header, read_audio, read_sphere
 from stdp_toolkit.datasets.speech import MAX_RATE, MIN_DURATION_MS, MIN_RATE, SILENCE
@@ -29,26 +27,10 @@ from stdp_toolkit.torch_bridge.sequence.events import (EVENT_DTYPE, NMNIST_SENSO
                                                       read_label_file, read_nmnist)
 from stdp_toolkit.torch_bridge.sequence.text import read_sst2
 
-EXAMPLES = int(os.environ.get("STDP_FUZZ_EXAMPLES", "200"))   # raise it for a longer fuzzing run
 # a reader gets 5 s per example (a tiny file takes milliseconds; the margin is for a loaded CI machine)
 # and no_hang stops one that never returns
 PROPERTY = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=5),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@contextlib.contextmanager
-def no_hang(seconds: float = 20.0):
-    """Fail (instead of waiting forever) when the block runs longer than ``seconds``."""
-    def alarm(signum, frame):
-        raise AssertionError(f"took longer than {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +47,7 @@ def _write(path, payload: bytes) -> str:
 
 def _read(reader, path: str, *args):
     """``reader(path, *args)``; None after checking a UserError is one line naming ``path``."""
-    with no_hang():
+    with no_hang(20.0):
         try:
             out = reader(path, *args)
         except UserError as exc:

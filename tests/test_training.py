@@ -153,3 +153,21 @@ def test_runtime_and_standalone_backends_learn_the_same_way(mnist):
     # and by how much
     mag = [np.abs(d).mean() for d in (dw_a, dw_b, dw_rt)]
     assert abs(mag[2] - (mag[0] + mag[1]) / 2) <= max(3 * abs(mag[0] - mag[1]), 0.15 * mag[0])
+
+
+def test_a_runaway_stops_training_with_one_line_before_the_chunk_is_saved(mnist, tmp_path):
+    """A chunk whose mean excitatory spikes per neuron and sample exceed max_spikes_per_neuron stops
+    the run (here with a bound far below normal firing, so that any chunk trips it); the default bound
+    leaves normal learning alone (every other training test)."""
+    x, y, _, _ = mnist
+    cfg = Config(n_neurons=30, chunk_presentations=100, max_spikes_per_neuron=0.01).validate()
+    with pytest.raises(UserError, match=r"runaway after 0 samples .*: .* per neuron; the bound max_spikes_per_neuron "
+                                        r"is 0.01\)\. Likely cause: forward-Euler .* Fix: set method: implicit_euler"):
+        experiment.train(cfg, x[:100], y[:100], str(tmp_path), seed=0, quiet=True)
+    assert not (tmp_path / experiment.CHECKPOINT).exists()
+    assert Config().max_spikes_per_neuron == 20.0
+    # frozen phases too, from a worker process as from the main one
+    run = experiment.RunState(cfg=cfg, seed=0, state=initial_state(cfg, 0))
+    for workers in (1, 2):
+        with pytest.raises(UserError, match="label: the trained network runs away: .* Fix: set method"):
+            experiment.label(run, x[:200], y[:200], workers=workers, quiet=True)

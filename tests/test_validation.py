@@ -4,11 +4,9 @@ Unit tests only (numpy, no compiled simulation); the property-based tests (hypot
 random and mutated configs, YAML files, label arrays and IDX files to the readers and require a
 clean ``UserError`` or a valid result: never another exception, never a hang.
 """
-import contextlib
 import glob
 import math
 import os
-import signal
 import struct
 from types import SimpleNamespace
 
@@ -18,6 +16,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
+from fuzzing import EXAMPLES, no_hang
 from stdp_toolkit import cli, experiment, validation as V
 from stdp_toolkit.datasets import load_idx, load_mnist
 from stdp_toolkit.errors import UserError
@@ -25,23 +24,7 @@ from stdp_toolkit.network.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = sorted(glob.glob(os.path.join(ROOT, "networks", "*.yaml")))
-EXAMPLES = int(os.environ.get("STDP_FUZZ_EXAMPLES", "200"))   # raise it for a longer fuzzing run
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@contextlib.contextmanager
-def no_hang(seconds: float = 10.0):
-    """Fail (instead of waiting forever) when the block runs longer than ``seconds``."""
-    def alarm(signum, frame):
-        raise AssertionError(f"took longer than {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _idx(arr: np.ndarray, type_code: int = 0x08) -> bytes:

@@ -76,6 +76,9 @@ class Config:
     label_samples: int = 10000
     chunk_presentations: int = 1000      # presentations per compiled run (standalone)
     method: str = "euler"                # integration of the E and I neurons (METHODS)
+    # runaway bound: training stops when a chunk's mean excitatory spikes per neuron and sample exceed it
+    # (0: off). A learning D&C network fires < 1; a neuron can fire at most t_on / refractory (~70) times.
+    max_spikes_per_neuron: float = 20.0
     compression: dict = field(default_factory=dict)  # pruning/quantization during training (see compression.settings)
     # multimodal networks: several ensembles side by side, each with its own inputs, excitatory and
     # inhibitory neurons and lateral inhibition, e.g. [{name: image, n_inputs: 784, n_neurons: 400},
@@ -204,6 +207,9 @@ class Config:
         self._validate_ensembles()    # the network's sizes are derived from them
         self.method = V.choice("method", self.method, METHODS)
         self._keep_number("dt", V.number("dt", self.dt, low=0.0, low_open=True, unit="ms"))
+        self._keep_number("max_spikes_per_neuron", V.number("max_spikes_per_neuron", self.max_spikes_per_neuron,
+                                                            low=0.0, unit="spikes per neuron and sample",
+                                                            fix="0 turns the runaway check off"))
         # building the models checks parameter names, units and the rule name
         exc, inh = self.excitatory_model(), self.inhibitory_model()
         rule = self.plasticity()

@@ -280,7 +280,8 @@ class Simulator:
 
     # ---- set-up ------------------------------------------------------------------------------
     def _key(self, record_input, record_inhibitory) -> str:
-        cfg = {k: v for k, v in self.cfg.to_dict().items() if k not in ("name", "epochs", "label_samples", "compression")}
+        host_only = ("name", "epochs", "label_samples", "compression", "max_spikes_per_neuron")  # not in the code
+        cfg = {k: v for k, v in self.cfg.to_dict().items() if k not in host_only}
         if self.learning and self.cfg.prunes:
             # only whether the mask exists changes the code: schedules and levels are run-time data
             cfg["prune_mask"] = True
