@@ -47,8 +47,9 @@ def run(argv, env=None, timeout=LIMIT_S, interrupt_when=None):
     """(exit code or None on a hang, stdout, stderr) of one command in its own session."""
     e = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
     e = {k: v for k, v in e.items() if v is not None}
+    # a terminal's job: SIGINT at its default even when this script runs in the background (where it is ignored)
     proc = subprocess.Popen(CLI + list(argv), env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         if interrupt_when is not None:
             t0 = time.time()

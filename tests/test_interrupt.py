@@ -25,11 +25,13 @@ def env():
     return {k: v for k, v in os.environ.items() if k != "STDP_DATA_DIR"}  # the embedded digits
 
 
-def interrupt_when(cmd, ready, sig, timeout=300):
+def interrupt_when(cmd, ready, sig, timeout=300, sigint=signal.SIG_DFL):
     """Start ``cmd`` in its own process group (like a terminal's foreground job), send ``sig`` to
-    the whole group once ``ready()`` holds, and return (exit code, stderr)."""
+    the whole group once ``ready()`` holds, and return (exit code, stderr). ``sigint``: the SIGINT
+    disposition the command starts with (ignored: a background job or nohup)."""
+    # SIGINT at its default, as in a terminal, also when the tests run in a background job (SIGINT ignored)
     proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     t0 = time.time()
     while not ready() and proc.poll() is None and time.time() - t0 < timeout:
         time.sleep(0.05)
@@ -59,6 +61,18 @@ def test_interrupted_training_keeps_its_checkpoint_and_resumes_exactly(tmp_path,
     for key in a.state:
         np.testing.assert_array_equal(a.state[key], b.state[key], err_msg=key)
     np.testing.assert_array_equal(a.assignments, b.assignments)
+
+
+def test_a_job_started_with_sigint_ignored_keeps_ignoring_it(tmp_path):
+    """nohup and background jobs start with SIGINT ignored; Brian2 wraps that handler on import and
+    used to call SIG_IGN on Ctrl-C (TypeError). The run must go on and finish."""
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "run"
+    code, err = interrupt_when(command("train", str(cfg), "--train-samples", "80", "--out", str(out)),
+                               lambda: os.path.exists(out / "checkpoint.npz"), signal.SIGINT, sigint=signal.SIG_IGN)
+    assert code == 0 and "Traceback" not in err, err
+    assert RunState.load(str(out)).samples_seen == 80
 
 
 def test_interrupted_parallel_evaluation_exits_quietly(tmp_path):

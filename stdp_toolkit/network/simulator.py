@@ -35,6 +35,21 @@ from . import fpenv
 from .builder import build_network, cross_connectivity
 from .config import Config
 
+
+def _keep_sigint_sane() -> None:
+    """Brian2 wraps the SIGINT handler it finds at import and calls it on Ctrl-C. A process started
+    with SIGINT ignored (a background job, nohup) gives it SIG_IGN, which is not callable: Ctrl-C
+    then raised TypeError. Ignored stays ignored; the default becomes KeyboardInterrupt."""
+    handler = getattr(b2, "_int_handler", None)
+    previous = getattr(handler, "previous_handler", None)
+    if previous is signal.SIG_IGN:
+        handler.previous_handler = lambda signum, frame: None
+    elif not callable(previous) and handler is not None:
+        handler.previous_handler = signal.default_int_handler
+
+
+_keep_sigint_sane()
+
 BACKENDS = ("runtime", "standalone", "cuda")
 SEED_ENV = "STDP_TOOLKIT_SEED"
 BUILD_ENV = "STDP_BUILD_DIR"
