@@ -263,8 +263,8 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
         order = _epoch_order(seed, epoch, len(x))[pos: pos + sim.n_presentations]
         t0, c0 = time.perf_counter(), child_cpu_seconds()
         result = sim.run(x[order], run.state, chunk_seed(seed, "train", run.chunks_done))
-        error = runaway(cfg, result.counts, x[order][: result.consumed],
-                        f"train: runaway after {run.samples_seen:,} samples (the checkpoint holds the state before it)")
+        error = runaway(cfg, result.counts, x[order], f"train: runaway after {run.samples_seen:,} samples (the "
+                        "checkpoint holds the state before it)", result.runaway)
         if error is not None:
             bar.close()
             raise error
@@ -295,19 +295,20 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
     return run
 
 
-def runaway(cfg: Config, counts: np.ndarray, x_chunk: np.ndarray, where: str) -> UserError | None:
-    """The error to stop with when a chunk fired far beyond anything learning needs, else None.
+def runaway(cfg: Config, counts: np.ndarray, x_chunk: np.ndarray, where: str, flagged: bool = False) -> UserError | None:
+    """The error to stop with when a presentation fired far beyond anything learning needs, else None.
 
     A learning D&C network fires well under one spike per neuron and sample; a runaway (an unstable
     integration, or excitation outgrowing the lateral inhibition) fires near the refractory limit
-    and costs 100x the time per sample, so it would otherwise run on silently for hours.
+    and costs 100x the time per sample, so it would otherwise run on silently for hours. The
+    compiled program stops at the first such presentation (``flagged``); the check here also
+    covers the other backends.
     """
     bound = cfg.max_spikes_per_neuron
-    if not bound or not len(counts):
+    per_sample = counts.sum(1) if len(counts) else np.zeros(0)
+    if not bound or not (flagged or (per_sample > bound * cfg.n_neurons).any()):
         return None
-    per_sample = float(counts.sum(1).mean())
-    if per_sample <= bound * cfg.n_neurons:
-        return None
+    worst = max(float(per_sample.max(initial=0)), bound * cfg.n_neurons)
     density = f"mean input intensity {float(x_chunk.mean()):.2f}; MNIST: 0.13"
     if cfg.method == "euler":
         cause = f"forward-Euler integration (method euler) is unstable under strong input ({density})"
@@ -315,8 +316,8 @@ def runaway(cfg: Config, counts: np.ndarray, x_chunk: np.ndarray, where: str) ->
     else:
         cause = f"excitation outgrows the lateral inhibition ({density})"
         fix = "lower input.max_rate, w_init or norm_total, or raise w_ie"
-    return UserError(f"{where}: {per_sample:,.0f} excitatory spikes per sample ({per_sample / cfg.n_neurons:.1f} per "
-                     f"neuron; the bound max_spikes_per_neuron is {bound:g}). Likely cause: {cause}. Fix: {fix}, "
+    return UserError(f"{where}: a presentation drew over {worst:,.0f} excitatory spikes ({worst / cfg.n_neurons:.1f} "
+                     f"per neuron; the bound max_spikes_per_neuron is {bound:g}). Likely cause: {cause}. Fix: {fix}, "
                      "then train again with --no-resume or a new --out")
 
 
@@ -356,7 +357,7 @@ def _run_slices(sim: Simulator, x, state, seed, phase, tasks, workers):
     def one(task):
         tid, idx = task
         r = sim.run(x[idx], rest_state(sim.cfg, state), chunk_seed(seed, phase, tid))
-        error = runaway(sim.cfg, r.counts, x[idx][: r.consumed], f"{phase}: the trained network runs away")
+        error = runaway(sim.cfg, r.counts, x[idx], f"{phase}: the trained network runs away", r.runaway)
         if error is not None:
             raise error
         return tid, dict(consumed=r.consumed, counts=r.counts, boosts=r.boosts)
@@ -398,7 +399,6 @@ def respond(run: RunState, images: np.ndarray, phase: str, *, backend: str = "st
     cfg = run.cfg
     x = to_unit(images)
     if sim is None:
-        cfg.check_memory()
         sim = Simulator(cfg, learning=False, backend=backend, codegen_target=codegen_target)
     per_chunk = max(1, int(sim.n_presentations * 0.9))
     counts = np.zeros((len(x), cfg.n_neurons), dtype=np.int32)

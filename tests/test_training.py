@@ -161,11 +161,18 @@ def test_a_runaway_stops_training_with_one_line_before_the_chunk_is_saved(mnist,
     leaves normal learning alone (every other training test)."""
     x, y, _, _ = mnist
     cfg = Config(n_neurons=30, chunk_presentations=100, max_spikes_per_neuron=0.01).validate()
-    with pytest.raises(UserError, match=r"runaway after 0 samples .*: .* per neuron; the bound max_spikes_per_neuron "
+    with pytest.raises(UserError, match=r"runaway after 0 samples .*: a presentation drew over .* per neuron; the bound max_spikes_per_neuron "
                                         r"is 0.01\)\. Likely cause: forward-Euler .* Fix: set method: implicit_euler"):
         experiment.train(cfg, x[:100], y[:100], str(tmp_path), seed=0, quiet=True)
     assert not (tmp_path / experiment.CHECKPOINT).exists()
     assert Config().max_spikes_per_neuron == 20.0
+    # the compiled program stops at the first such presentation instead of simulating the chunk
+    sim = Simulator(cfg, learning=True)
+    r = sim.run(experiment.to_unit(x[:100]), initial_state(cfg, 0), seed=0)
+    assert r.runaway and r.consumed <= 2, (r.runaway, r.consumed)
+    normal = Simulator(cfg.replace(max_spikes_per_neuron=20.0), learning=True).run(
+        experiment.to_unit(x[:100]), initial_state(cfg, 0), seed=0)
+    assert not normal.runaway and normal.consumed > 50
     # frozen phases too, from a worker process as from the main one
     run = experiment.RunState(cfg=cfg, seed=0, state=initial_state(cfg, 0))
     for workers in (1, 2):

@@ -7,6 +7,9 @@ inside the simulation, so a long sequence of samples is one ``run()``:
 * a one-neuron controller group counts excitatory spikes per presentation and, at the end of
   each presentation, either advances the sample counter or shows the sample again with a
   higher input rate (fewer than ``min_spikes`` spikes);
+* a presentation with more than ``spike_limit`` excitatory spikes (a runaway) sets the
+  controller's ``runaway`` flag; the compiled program then stops at once instead of simulating
+  the rest of the chunk near the refractory limit (hours of a chunk of 1,000);
 * each neuron's input weights are normalised at the start of every presentation by a
   ``run_regularly`` operation that reads a summed variable computed only once per presentation
   (a summed variable over 313,600 synapses updated every step would cost ten times the rest).
@@ -103,6 +106,23 @@ def zero_subnormals(group: b2.NeuronGroup, clock: b2.Clock) -> None:
         group.run_regularly("\n".join(lines), clock=clock, when="start", name=f"{group.name}_zero_subnormals")
 
 
+@b2.implementation("cpp", """
+double stop_on_runaway(double flag) {
+    if (flag > 0) Network::_globally_stopped = true;  // the run loop ends after this time step
+    return flag;
+}
+""")
+@b2.check_units(flag=1, result=1)
+def stop_on_runaway(flag):
+    return flag
+
+
+def _stops_compiled_run() -> bool:
+    """C++ standalone can end its run loop from generated code; the other backends check the
+    flag after the chunk (the runtime backend simulates small chunks)."""
+    return type(b2.get_device()).__name__ == "CPPStandaloneDevice"
+
+
 def build_network(cfg: Config, learning: bool, n_presentations: int,
                   record_input: bool = False, record_inhibitory: bool = False) -> NetworkObjects:
     """Create the groups, synapses and monitors for ``n_presentations`` presentations.
@@ -118,19 +138,25 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
 
     stimulus = b2.TimedArray(np.zeros((n_presentations, n_in)), dt=1 * b2.second, name="stimulus")
 
-    # controller: sample counter, repeat ("boost") counter, spike count of this presentation
-    ctrl = b2.NeuronGroup(1, "sample : 1\nboosts : 1\ncount : 1\nn_valid : 1", name="controller")
+    # controller: sample counter, repeat ("boost") counter, spike count of this presentation, and the
+    # runaway flag (spike_limit: run-time data, 0 = off)
+    ctrl = b2.NeuronGroup(1, "sample : 1\nboosts : 1\ncount : 1\nn_valid : 1\nspike_limit : 1\nrunaway : 1",
+                          name="controller")
+    stop = "\nrunaway = stop_on_runaway(runaway)" if _stops_compiled_run() else ""
     ctrl.run_regularly(
         """
         last = int(timestep(t, dt) % period == period - 1)
+        runaway = runaway + last * int(spike_limit > 0) * int(count > spike_limit)
         adv = last * int(count >= min_spikes or boosts >= max_boosts or sample >= n_valid)
         boosts = (boosts + last - adv) * (1 - adv)
         sample += adv
         count = count * (1 - last)
-        """,
+        """ + stop,
         when="end", name="controller_step",
     )
     ctrl.namespace.update(period=period, min_spikes=cfg.min_spikes, max_boosts=cfg.max_boosts)
+    if stop:
+        ctrl.namespace["stop_on_runaway"] = stop_on_runaway
 
     zeros_in = np.zeros(n_in, dtype=int)
     # pruning (compression section): a 0/1 ``mask`` per input synapse and a correlation trace

@@ -176,6 +176,7 @@ class ChunkResult:
     seconds: float
     input_spikes: tuple | None = None
     inh_spikes: tuple | None = None
+    runaway: bool = False         # a presentation fired more than the config's runaway bound (run cut short)
 
 
 def summarise_presentations(cfg: Config, consumed, pres_sample, pres_boosts, spike_i, spike_t):
@@ -278,6 +279,7 @@ class Simulator:
                  build_root: str | None = None, verbose: bool = False):
         if backend not in BACKENDS:
             raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        cfg.check_memory()  # every path that simulates (train, label, plot, report, sweep) passes here
         self.cfg, self.learning, self.backend = cfg, learning, backend
         self.n_presentations = int(n_presentations or cfg.chunk_presentations)
         self.verbose = verbose
@@ -412,11 +414,16 @@ class Simulator:
                 out = self._run_runtime(stim, n_valid, state, seed)
         finally:
             b2.prefs.core.stop_on_keyboard_interrupt = stop_gracefully
-        pres_sample, pres_boosts, spike_i, spike_t, new_state, extra, sample = out
+        pres_sample, pres_boosts, spike_i, spike_t, new_state, extra, sample, runaway = out
         consumed = int(min(n_valid, round(sample)))
         counts, boosts = summarise_presentations(self.cfg, consumed, pres_sample, pres_boosts, spike_i, spike_t)
         return ChunkResult(consumed, counts, boosts, spike_i, spike_t, pres_sample, new_state,
-                           time.perf_counter() - t0, *extra)
+                           time.perf_counter() - t0, *extra, runaway=runaway > 0)
+
+    @property
+    def spike_limit(self) -> float:
+        """Excitatory spikes in one presentation that mark a runaway (0: no limit)."""
+        return float(self.cfg.max_spikes_per_neuron * self.cfg.n_neurons)
 
     def _state_values(self, state):
         for key, (group, var, unit) in self.variables.items():
@@ -445,7 +452,7 @@ class Simulator:
     def _run_standalone(self, stim, n_valid, state, seed):
         o, device = self.objs, self._device
         run_args = {o.stimulus: stim, o.ctrl.n_valid: float(n_valid), o.ctrl.sample: 0.0,
-                    o.ctrl.boosts: 0.0, o.ctrl.count: 0.0}
+                    o.ctrl.boosts: 0.0, o.ctrl.count: 0.0, o.ctrl.spike_limit: self.spike_limit, o.ctrl.runaway: 0.0}
         for view, value in self._state_values(state):
             run_args[view] = value
         seed_text = str(int(seed) % (2**32))
@@ -465,7 +472,8 @@ class Simulator:
                     raise
                 self.flushes_subnormals = fpenv.compiled_mode(results_dir)
                 pres_sample, pres_boosts, si, st, extra = self._read_monitors(0.0)
-                out = (pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0]))
+                out = (pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0]),
+                       float(o.ctrl.runaway[0]))
             finally:
                 self.cleanup_run_args(lock)
         shutil.rmtree(results_dir, ignore_errors=True)  # kept when the run failed: it holds stdout.txt
@@ -476,11 +484,12 @@ class Simulator:
 
         cuda.require_gpu(self.build_dir)
         try:
-            pres_sample, pres_boosts, si, st, new_state, extra, sample = self._run_standalone(stim, n_valid, state, seed)
+            pres_sample, pres_boosts, si, st, new_state, extra, sample, runaway = self._run_standalone(
+                stim, n_valid, state, seed)
         except RuntimeError as exc:
             raise cuda.run_failed(self._device.results_dir, exc) from None
         extra = tuple(None if sp is None else cuda.sort_spikes(*sp) for sp in extra)
-        return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra, sample)
+        return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra, sample, runaway)
 
     def cleanup_run_args(self, lock=None):
         """Delete the run-argument input files (weights, stimuli) and left-over results folders once
@@ -517,6 +526,8 @@ class Simulator:
         o.ctrl.sample = 0
         o.ctrl.boosts = 0
         o.ctrl.count = 0
+        o.ctrl.spike_limit = self.spike_limit
+        o.ctrl.runaway = 0
         for view, value in self._state_values(state):
             view[:] = value
         if self.cfg.delay_max > 0:
@@ -528,4 +539,5 @@ class Simulator:
         with fpenv.flush_denormals() as self.flushes_subnormals:
             o.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={})
         pres_sample, pres_boosts, si, st, extra = self._read_monitors(t_offset, offsets)
-        return pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0])
+        return (pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0]),
+                float(o.ctrl.runaway[0]))
