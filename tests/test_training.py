@@ -160,7 +160,7 @@ def test_a_runaway_stops_training_with_one_line_before_the_chunk_is_saved(mnist,
     the run (here with a bound far below normal firing, so that any chunk trips it); the default bound
     leaves normal learning alone (every other training test)."""
     x, y, _, _ = mnist
-    cfg = Config(n_neurons=30, chunk_presentations=100, max_spikes_per_neuron=0.01).validate()
+    cfg = Config(n_neurons=30, chunk_presentations=100, max_spikes_per_neuron=0.01, method="euler").validate()
     with pytest.raises(UserError, match=r"runaway after 0 samples .*: a presentation drew over .* per neuron; the bound max_spikes_per_neuron "
                                         r"is 0.01\)\. Likely cause: forward-Euler .* Fix: set method: implicit_euler"):
         experiment.train(cfg, x[:100], y[:100], str(tmp_path), seed=0, quiet=True)
