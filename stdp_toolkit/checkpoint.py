@@ -1,9 +1,14 @@
-"""Atomic, verified checkpoints of a run (weights, θ, dynamic state, labels, config, progress).
+"""One family of atomic, verified checkpoints for every part of the toolkit.
 
-A checkpoint is one ``.npz`` written to a temporary file in the same directory, flushed and
-fsync'ed, then renamed over the old one, so a crash leaves either the old or the new file,
-never half of one. A SHA-256 of the arrays is stored inside and checked on load, so a damaged
-file is reported instead of silently loaded.
+* Brian2 runs: one ``.npz`` (:func:`save` / :func:`load`) with the arrays, JSON meta data and a
+  SHA-256 of both;
+* the PyTorch bridge and LITE-SNN: a torch file (:func:`save_torch` / :func:`load_torch`) whose
+  payload is checksummed the same way and loaded with ``weights_only=True``;
+* with each, :func:`data_identity` of the training data, so a resume on other data is refused.
+
+Every file (metrics and figures too) is written by :func:`atomic_write`: to a temporary file in the
+same folder, flushed and fsync'ed, then renamed over the old one, so a crash or a full disk leaves
+the old file or the new one, never half of one. A damaged file is reported, never silently loaded.
 """
 from __future__ import annotations
 

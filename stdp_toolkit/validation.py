@@ -388,6 +388,8 @@ def check_output_dir(path: str, option: str = "--out") -> str:
     """
     import tempfile
 
+    if not str(path).strip():
+        raise UserError(f"{option} is empty; give a folder")
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"{option} {path} is a file, not a folder; choose a folder (e.g. runs/NAME)")
     base = _nearest_existing(path)
@@ -402,8 +404,13 @@ def check_output_dir(path: str, option: str = "--out") -> str:
 
 
 def check_output_file(path: str, option: str = "--out") -> str:
-    """``path`` can be written as a file (its folder is checked as by :func:`check_output_dir`)."""
-    if os.path.isdir(path):
+    """``path`` can be written as a file: not a folder, not under a file, in a writable folder."""
+    if not str(path).strip():
+        raise UserError(f"{option} is empty; give a file path")
+    if os.path.isdir(path) or str(path).endswith(("/", os.sep)):
         raise UserError(f"{option} {path} is a folder; give a file name inside it")
+    base = _nearest_existing(os.path.dirname(os.path.abspath(path)))
+    if not os.path.isdir(base):
+        raise UserError(f"{option} {path} lies under {base}, which is a file, not a folder; choose another {option}")
     check_output_dir(os.path.dirname(os.path.abspath(path)), option)
     return path

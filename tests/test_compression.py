@@ -273,10 +273,13 @@ def test_small_real_run_with_pruning_and_quantization_beats_chance(compressed_ru
     assert all(h.get("levels") == 16 for h in during)
     mask = run.state["mask"].reshape(784, 30)
     np.testing.assert_allclose((mask == 0).mean(0), round(0.6 * 784) / 784)
-    # silent inputs (the MNIST border, ~200 pixels) went first: none of their synapses is left
+    # silent inputs (the MNIST border, ~200 pixels) went first: none of their synapses is left. The
+    # silent set is relative to the mean activity, so a pixel can join it after the last pruning
+    # step; the inputs that never spiked were silent at every step.
     silent = pruning.silent_inputs(run.state["x_total"], 0.001)
     assert 100 < silent.sum() < 0.6 * 784 and all(h.get("silent_inputs", 0) > 100 for h in during)
-    assert np.all(mask[silent] == 0)
+    never = run.state["x_total"] == 0
+    assert never.sum() > 100 and np.all(mask[never] == 0)
     w = run.weights
     assert np.all(w[mask == 0] == 0)
     assert np.isin(w, np.linspace(0, 1, 16)).all()

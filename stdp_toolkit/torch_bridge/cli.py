@@ -19,7 +19,7 @@ import sys
 import time
 
 from ..errors import UserError
-from ..validation import option_type
+from ..validation import check_output_dir, check_output_file, option_type
 
 COMMANDS = ("ann-train", "convert", "hybrid-train", "diet-train", "snn-eval", "export")
 # models.ARCHITECTURES, repeated here so that building the parser needs no torch (a test keeps them equal)
@@ -213,30 +213,6 @@ def _default(args, name, value):
     return getattr(args, name)
 
 
-def check_out_file(path: str, option: str = "--out") -> None:
-    """``path`` can be written as a file: not a folder, not under a file, in a writable folder."""
-    from ..validation import check_output_file
-    if not path or not str(path).strip():
-        raise UserError(f"{option} is empty; give a file path")
-    if str(path).endswith(("/", os.sep)):
-        raise UserError(f"{option} {path} names a folder; give a file path inside it (e.g. "
-                        f"{os.path.join(path, 'model.pt')})")
-    parent = os.path.dirname(os.path.abspath(path))
-    while not os.path.lexists(parent) and os.path.dirname(parent) != parent:
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise UserError(f"{option} {path} lies under {parent}, which is a file, not a folder; choose another {option}")
-    check_output_file(path, option)
-
-
-def check_out_dir(path: str, option: str = "--out") -> None:
-    """``path`` is, or can be created as, a writable folder."""
-    from ..validation import check_output_dir
-    if not path or not str(path).strip():
-        raise UserError(f"{option} is empty; give a folder")
-    check_output_dir(path, option)
-
-
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -257,7 +233,7 @@ def _training_out(args, command: str, accepts) -> dict | None:
     """
     from .train import load_checkpoint
 
-    check_out_file(args.out)
+    check_output_file(args.out)
     if getattr(args, "checkpoint", None) and _same_file(args.out, args.checkpoint):
         raise UserError(f"--out {args.out} is the input --checkpoint; writing it would destroy the input: "
                         "choose another --out")
@@ -399,7 +375,7 @@ def cmd_ann_train(args) -> int:
 def _convert_out(args) -> None:
     """convert replaces an earlier convert output at --out (reproducible), never anything else."""
     from .train import load_checkpoint
-    check_out_file(args.out)
+    check_output_file(args.out)
     if _same_file(args.out, args.checkpoint):
         raise UserError(f"--out {args.out} is the input --checkpoint; writing it would destroy the ANN: "
                         "choose another --out")
@@ -623,9 +599,9 @@ def cmd_export(args) -> int:
     if ck["kind"] != "snn":
         raise UserError("export needs an SNN checkpoint (from convert, hybrid-train or diet-train)")
     if args.format == "nir":
-        check_out_file(args.out)
+        check_output_file(args.out)
     elif args.out:
-        check_out_dir(args.out)
+        check_output_dir(args.out)
     _setup(args)
     snn = snn_from_checkpoint(ck, timesteps=args.timesteps)
     if "snn_state" in ck:
