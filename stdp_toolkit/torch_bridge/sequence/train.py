@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ... import checkpoint
 from ...errors import UserError
+from ..train import rng_state, set_rng_state, stretch_schedule
 from .metrics import count_params, energy_report
 from .models import MODEL_NAMES, SPIKING, SeqSpec, build_model, count_ops
 
@@ -299,22 +300,13 @@ def _data_identity(cfg: TrainConfig, splits: dict) -> dict:
 
 
 def _rng_state(rng: np.random.Generator) -> dict:
-    """Every random state that training draws from: numpy (shuffling, augmentation), torch CPU (dropout)."""
-    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+    """Every random state that training draws from: numpy (shuffling, augmentation), torch (dropout)."""
+    return {"numpy": rng.bit_generator.state, **rng_state(torch.device("cpu"))}
 
 
 def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
     rng.bit_generator.state = state["numpy"]
-    torch.set_rng_state(state["torch"])
-
-
-def _stretch_cosine(sched, opt, epochs: int) -> None:
-    """Continue a cosine schedule as if it had been planned for ``epochs`` from the start (extended runs)."""
-    sched.T_max = epochs
-    t = sched.last_epoch
-    for group, base in zip(opt.param_groups, sched.base_lrs):
-        group["lr"] = sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * t / epochs)) / 2
-    sched._last_lr = [g["lr"] for g in opt.param_groups]
+    set_rng_state(state, torch.device("cpu"))
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
@@ -376,7 +368,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         if sched is not None and sched.T_max != cfg.epochs:
             log(f"--epochs {sched.T_max} -> {cfg.epochs}: the cosine learning-rate schedule continues as if planned "
                 f"for {cfg.epochs} epochs")
-            _stretch_cosine(sched, opt, cfg.epochs)
+            stretch_schedule(sched, opt, cfg.epochs)
         log(f"resumed {ckpt} at epoch {start_epoch}" + ("" if start_epoch < cfg.epochs else
                                                          f": all {cfg.epochs} epochs were trained, evaluating"))
     deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
