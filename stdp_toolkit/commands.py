@@ -8,11 +8,7 @@ import time
 
 from . import checkpoint
 from .errors import UserError
-from .validation import check_output_dir, check_output_file, option_type
-
-
-_positive_int = option_type(True, low=1)
-_seed = option_type(True, low=0, high=2**32 - 1)   # numpy seeds are non-negative
+from .validation import COUNT, SEED, check_output_dir, check_output_file
 
 
 def _data_dir_option(p) -> None:
@@ -28,13 +24,13 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a network with STDP, then label its neurons")
     p.add_argument("config", help="experiment config (YAML), e.g. networks/dc400.yaml")
     _data_dir_option(p)
-    p.add_argument("--train-samples", type=_positive_int, help="training samples per epoch (default: all)")
-    p.add_argument("--label-samples", type=_positive_int, help="training samples used to label neurons (default: config)")
+    p.add_argument("--train-samples", type=COUNT, help="training samples per epoch (default: all)")
+    p.add_argument("--label-samples", type=COUNT, help="training samples used to label neurons (default: config)")
     _audio_dir_option(p)
     p.add_argument("--backend", choices=("runtime", "standalone", "cuda"), default="standalone",
                    help="cuda: GPU via brian2cuda (extra 'cuda', Python >= 3.12; docs/gpu.md)")
     p.add_argument("--out", required=True, help="run directory (checkpoint, metrics.json, figures)")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
@@ -42,9 +38,9 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy of a trained run on the test set")
     p.add_argument("run_dir")
     _data_dir_option(p)
-    p.add_argument("--test-samples", type=_positive_int, help="number of test samples (default: all)")
+    p.add_argument("--test-samples", type=COUNT, help="number of test samples (default: all)")
     p.add_argument("--backend", choices=("runtime", "standalone", "cuda"), default="standalone")
-    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="processes (standalone only)")
+    p.add_argument("--workers", type=COUNT, default=os.cpu_count() or 1, help="processes (standalone only)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--quiet", action="store_true")
     _audio_dir_option(p)
@@ -56,7 +52,7 @@ def register(sub) -> None:
     p = sub.add_parser("plot", help="write the figures of a run to RUN_DIR/figures")
     p.add_argument("run_dir")
     p.add_argument("--data-dir", help="where to take the samples for the raster plot from")
-    p.add_argument("--raster-samples", type=_positive_int, default=3)
+    p.add_argument("--raster-samples", type=COUNT, default=3)
     _audio_dir_option(p)
     p.set_defaults(func=cmd_plot)
 
@@ -64,7 +60,7 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--reference", help="uncompressed run directory to compare energy, ops and accuracy against")
     _data_dir_option(p)
-    p.add_argument("--samples", type=_positive_int, default=500, help="test samples whose spikes are counted")
+    p.add_argument("--samples", type=COUNT, default=500, help="test samples whose spikes are counted")
     p.add_argument("--no-figures", action="store_true", help="skip the mask and weight-histogram figures")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=cmd_report)
@@ -75,17 +71,17 @@ def register(sub) -> None:
     p.add_argument("--sparsities", default="0,0.5,0.65,0.8", help="comma-separated fractions pruned, each in [0, 1)")
     p.add_argument("--levels", default="0,4,16,256", help="comma-separated levels, 2..256 (0: float weights)")
     p.add_argument("--scheme", choices=("uniform", "kmeans"), default="uniform")
-    p.add_argument("--label-samples", type=_positive_int, default=1000)
-    p.add_argument("--test-samples", type=_positive_int, default=1000)
+    p.add_argument("--label-samples", type=COUNT, default=1000)
+    p.add_argument("--test-samples", type=COUNT, default=1000)
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
-    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="local cluster processes")
+    p.add_argument("--workers", type=COUNT, default=os.cpu_count() or 1, help="local cluster processes")
     p.add_argument("--out", help="results JSON (default: RUN_DIR/sweep.json; the plot goes to RUN_DIR/figures)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("demo", help="train and evaluate a small network on the embedded digits (offline)")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--train-samples", type=_positive_int, default=3000)
-    p.add_argument("--neurons", type=_positive_int, default=100)
+    p.add_argument("--train-samples", type=COUNT, default=3000)
+    p.add_argument("--neurons", type=COUNT, default=100)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 

@@ -172,6 +172,11 @@ def option_type(whole: bool, low=None, high=None, low_open=False, high_open=Fals
     return parse
 
 
+MAX_SEED = 2**32 - 1                                  # numpy and Brian2 seeds: 0 .. 2^32-1
+COUNT = option_type(True, low=1)                      # sizes, samples, epochs, workers: a whole number >= 1
+SEED = option_type(True, low=0, high=MAX_SEED)
+
+
 def choice(name: str, value, options, what: str = "config value") -> str:
     """``value`` if it is one of the strings ``options``."""
     if not isinstance(value, str) or value not in options:

@@ -78,8 +78,8 @@ class Config:
     # integration of the E and I neurons (METHODS). implicit_euler: one backward-Euler step of the
     # membrane, stable for any conductance; forward euler (7 % faster) runs away under strong input
     method: str = "implicit_euler"
-    # runaway bound: training stops when a chunk's mean excitatory spikes per neuron and sample exceed it
-    # (0: off). A learning D&C network fires < 1; a neuron can fire at most t_on / refractory (~70) times.
+    # runaway bound: a presentation in which the excitatory neurons fire more spikes each than this stops
+    # training, labelling and evaluation (0: off). A learning D&C network fires < 1; a neuron can fire at most t_on / refractory (~70) times.
     max_spikes_per_neuron: float = 20.0
     compression: dict = field(default_factory=dict)  # pruning/quantization during training (see compression.settings)
     # multimodal networks: several ensembles side by side, each with its own inputs, excitatory and

@@ -19,18 +19,15 @@ import sys
 import time
 
 from ..errors import UserError
-from ..validation import check_output_dir, check_output_file, option_type
+from ..validation import COUNT, SEED, check_output_dir, check_output_file, option_type
 
 COMMANDS = ("ann-train", "convert", "hybrid-train", "diet-train", "snn-eval", "export")
 # models.ARCHITECTURES, repeated here so that building the parser needs no torch (a test keeps them equal)
 ARCHITECTURES = ("vgg5", "vgg9", "vgg11", "vgg16", "resnet8", "resnet14", "resnet20", "mlp")
-MAX_SEED = 2**32 - 1
 
 
 # --------------------------------------------------------------------------------------------
 # option types: each raises argparse.ArgumentTypeError, which argparse prints as one line
-COUNT = option_type(True, low=1)                                   # epochs, batch size, time steps, samples
-SEED = option_type(True, low=0, high=MAX_SEED)
 POSITIVE = option_type(False, low=0.0, low_open=True)              # lr, scales, width
 NON_NEGATIVE = option_type(False, low=0.0)                         # weight decay, beta
 DROPOUT = option_type(False, low=0.0, high=1.0, high_open=True)    # a probability < 1
