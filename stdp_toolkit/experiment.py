@@ -381,7 +381,7 @@ def _call_worker(task):
 
 def _quiet_worker():
     """Ctrl-C is the parent's to handle: it stops the pool, whose SIGTERM ends a worker at once,
-    without a traceback (its running simulation program follows it: see simulator.RUN_COMMAND)."""
+    without a traceback (its running simulation program follows it: see simulator._run_command)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

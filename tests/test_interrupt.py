@@ -75,6 +75,32 @@ def test_a_job_started_with_sigint_ignored_keeps_ignoring_it(tmp_path):
     assert RunState.load(str(out)).samples_seen == 80
 
 
+def test_the_simulation_program_never_gets_the_terminals_ctrl_c():
+    """Ctrl-C presses at every moment of program starts: none may reach the program. Its session
+    used to be made by the ``setsid`` program after it had started; a Ctrl-C in that window killed
+    it, and a job with SIGINT ignored failed with "Project run failed"."""
+    script = """
+import os, signal, subprocess, threading, time
+from stdp_toolkit.network.simulator import _program_in_own_session, _run_command
+signal.signal(signal.SIGINT, lambda *a: None)
+stop = threading.Event()
+def press():
+    while not stop.is_set():
+        os.killpg(0, signal.SIGINT)
+        time.sleep(0.0005)
+threading.Thread(target=press, daemon=True).start()
+program = _run_command()[:-1] + ["sleep", "0.005"]
+with _program_in_own_session():
+    codes = [subprocess.call(program) for _ in range(100)]
+stop.set()
+print(sum(c != 0 for c in codes))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          start_new_session=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0", f"{done.stdout.strip()} of 100 program starts were killed by Ctrl-C"
+
+
 def test_interrupted_parallel_evaluation_exits_quietly(tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(CONFIG)

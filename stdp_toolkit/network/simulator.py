@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 import weakref
 from dataclasses import dataclass
@@ -56,20 +57,42 @@ BUILD_ENV = "STDP_BUILD_DIR"
 
 
 def _run_command() -> list[str]:
-    """How the compiled program is started (util-linux, where present).
+    """How the compiled program is started: ``setpriv --pdeathsig TERM`` (util-linux, where present)
+    ends it with the process that started it, e.g. an evaluation worker stopped by its pool, or a
+    run killed with kill -9. Its own session comes from :func:`_program_in_own_session`."""
+    return ["setpriv", "--pdeathsig", "TERM", "./main"] if shutil.which("setpriv") else ["./main"]
 
-    ``setsid``: in a session of its own, so Ctrl-C in a terminal (SIGINT to the foreground process
-    group) reaches Python only, which stops the program and keeps the last checkpoint, instead of
-    killing the program under Brian2 (an IndexError on its half-written results).
-    ``setpriv --pdeathsig TERM``: the program ends with the process that started it, e.g. an
-    evaluation worker stopped by its pool, or a run killed with kill -9.
-    """
-    cmd = ["./main"]
-    if shutil.which("setpriv"):
-        cmd = ["setpriv", "--pdeathsig", "TERM", *cmd]
-    if shutil.which("setsid"):
-        cmd = ["setsid", "--wait", *cmd]
-    return cmd
+
+def _call_in_own_session(*args, **kwargs) -> int:
+    """``subprocess.call`` for the simulation program: it runs in a session of its own, so Ctrl-C
+    in a terminal (SIGINT to the foreground process group) reaches Python only, which stops the
+    program and keeps the last checkpoint, instead of killing it under Brian2 (an IndexError on its
+    half-written results). SIGINT stays blocked until the program is in its session: a Ctrl-C at
+    the start used to kill it (Python unblocks signals in the child before it calls setsid), and a
+    job with SIGINT ignored then failed with "Project run failed". Python gets that Ctrl-C once the
+    program has started."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        proc = subprocess.Popen(*args, start_new_session=True, **kwargs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    with proc:
+        try:
+            return proc.wait()
+        except BaseException:
+            proc.kill()
+            raise
+
+
+@contextlib.contextmanager
+def _program_in_own_session():
+    """Brian2 starts the program with ``subprocess.call``: see :func:`_call_in_own_session`."""
+    call = subprocess.call
+    subprocess.call = _call_in_own_session
+    try:
+        yield
+    finally:
+        subprocess.call = call
 
 
 RUN_COMMAND = _run_command()
@@ -464,8 +487,9 @@ class Simulator:
         with build_lock(self.build_dir, exclusive=False) as lock:
             try:
                 try:
-                    device.run(directory=self.build_dir, results_directory=results, with_output=self.verbose,
-                               run_args=run_args)
+                    with _program_in_own_session():
+                        device.run(directory=self.build_dir, results_directory=results,
+                                   with_output=self.verbose, run_args=run_args)
                 except KeyboardInterrupt:
                     # subprocess.call has killed the program; Brian2 would think it still runs
                     b2.Network._globally_running = False
