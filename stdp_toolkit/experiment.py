@@ -101,6 +101,11 @@ class RunState:
     previous_block: tuple | None = None            # (counts, labels) of the last finished block
     extra: dict = field(default_factory=dict)
     data: dict | None = None                       # identity of the training data (checkpoint.data_identity)
+    models: dict | None = None                     # the model definitions trained with (Config.model_definitions)
+
+    def __post_init__(self):
+        if self.models is None:
+            self.models = self.cfg.model_definitions()
 
     # ---- persistence ---------------------------------------------------------------------------
     def save(self, run_dir: str) -> None:
@@ -114,7 +119,7 @@ class RunState:
         meta = dict(config=self.cfg.to_dict(), seed=self.seed, samples_seen=self.samples_seen,
                     train_samples=self.train_samples, chunks_done=self.chunks_done, backend=self.backend,
                     train_seconds=self.train_seconds, curve=self.curve, extra=self.extra, layout=LAYOUT,
-                    data=self.data)
+                    data=self.data, models=self.models)
         checkpoint.save(os.path.join(run_dir, CHECKPOINT), arrays, meta)
 
     @classmethod
@@ -137,8 +142,13 @@ class RunState:
                   assignments=arrays.get("assignments"), proportions=arrays.get("proportions"),
                   curve=[tuple(c) for c in meta["curve"]], recent_counts=arrays.get("recent_counts"),
                   recent_labels=arrays.get("recent_labels"), previous_block=prev, extra=meta.get("extra", {}),
-                  data=meta.get("data"))
+                  data=meta.get("data"), models=meta.get("models") or {})  # {}: not recorded (older runs)
         run._check(path)
+        changed = model_changes(run.models, cfg.model_definitions(), ("excitatory", "inhibitory", "input"))
+        if changed:
+            raise UserError(f"{path} was trained with other neuron models than its config gives now ({changed[0]}"
+                            f"{'; ...' if len(changed) > 1 else ''}): it would be evaluated as another network; "
+                            "use the stdp-toolkit version or model code it was trained with")
         return run
 
     def _check(self, path: str) -> None:
@@ -175,6 +185,11 @@ class RunState:
     def weights(self) -> np.ndarray:
         """Input weights as [n_inputs, n_neurons] (zero across ensembles of a multimodal network)."""
         return input_weight_matrix(self.cfg, self.state["w"])
+
+
+def load(run_dir: str) -> RunState:
+    """The run saved in ``run_dir`` (config, models, weights, state, labels, curve)."""
+    return RunState.load(run_dir)
 
 
 def _progress(total: int, desc: str, quiet: bool):
@@ -217,12 +232,24 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
         return _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks)
 
 
+def model_changes(old: dict, new: dict, which=None) -> list[str]:
+    """Fields that differ between two sets of model definitions (empty when ``old`` is unknown)."""
+    if not old:
+        return []
+    return [f"{kind} model '{old[kind].get('name', kind) if kind in old else kind}' {f} changed"
+            for kind in (which or sorted(set(old) | set(new)))
+            for f in sorted(set(old.get(kind, {})) | set(new.get(kind, {})))
+            if old.get(kind, {}).get(f) != new.get(kind, {}).get(f)]
+
+
 def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) -> list[str]:
     """What differs between a saved run and the call resuming it (empty: the same run)."""
     old_cfg = {k: v for k, v in run.cfg.to_dict().items() if k != "name"}  # the name is only a label
     new_cfg = {k: v for k, v in cfg.to_dict().items() if k != "name"}
     diff = [f"config '{k}': {old_cfg.get(k)!r} -> {new_cfg.get(k)!r}"
             for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
+    # the same config can name a model whose code was edited since (a built-in rule changed in a notebook)
+    diff += model_changes(run.models, cfg.model_definitions())
     if run.seed != seed:
         diff.append(f"seed: {run.seed} -> {seed}")
     if run.train_samples != n:
@@ -244,6 +271,8 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
                             "to resume, a new --out directory, or --no-resume to start over")
         if run.data is None:
             run.data = data  # a checkpoint of layout 1 did not record its data: from now on it is checked
+        if not run.models:
+            run.models = cfg.model_definitions()  # likewise for the model definitions
     else:
         run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend,
                        data=data)

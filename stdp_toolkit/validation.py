@@ -203,12 +203,28 @@ def unknown_keys(keys, known) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 # model parameters by unit
 # ------------------------------------------------------------------------------------------------
+def in_unit(name: str, value, unit: str):
+    """A Brian2 quantity (``50*ms``) as a number in ``unit``; numbers pass through (they are in ``unit``)."""
+    if not type(value).__module__.startswith("brian2"):
+        return value
+    import brian2 as b2
+
+    target = b2.Unit(1) if unit == "1" else getattr(b2, unit)
+    if not isinstance(value, b2.Quantity) or value.size != 1:
+        raise UserError(f"{name} must be one number or quantity in {unit}, got {show(value)}")
+    if b2.get_dimensions(value) != b2.get_dimensions(target):
+        raise UserError(f"{name} = {value} has the wrong unit: it is a quantity in {unit}, e.g. "
+                        f"{name.rsplit('.', 1)[-1]}=20*{unit if unit != '1' else 'b2.Unit(1)'}")
+    return float(value / target)
+
+
 def model_parameter(where: str, key: str, value, unit: str, low=None, low_open: bool = False) -> float:
     """A neuron, input or plasticity parameter in its unit (ms, mV, Hz or dimensionless).
 
     ``low`` overrides the unit's lower bound (e.g. 0 for ``theta_plus``, > 0 for ``wmax``).
     """
     name = f"{where}.{key}"
+    value = in_unit(name, value, unit)
     if unit == "ms" and key.startswith("tau"):
         return number(name, value, low=0.0 if low is None else low, low_open=True if low is None else low_open,
                       unit="ms", kind="a finite time constant")
@@ -221,6 +237,21 @@ def model_parameter(where: str, key: str, value, unit: str, low=None, low_open: 
     if unit == "Hz":
         return number(name, value, low=0.0 if low is None else low, low_open=low_open, unit="Hz")
     return number(name, value, low=low, low_open=low_open, unit=unit)
+
+
+def equation_variables(equations: str, where: str) -> dict:
+    """Variables that Brian2 ``equations`` define and a run changes (all but subexpressions), in
+    the order written, with their physical dimensions; a syntax error is one line naming ``where``."""
+    if not equations.strip():
+        return {}
+    import brian2 as b2
+    from brian2.equations.equations import SUBEXPRESSION
+
+    try:
+        eqs = b2.Equations(equations)
+    except Exception as exc:  # Brian2 raises EquationError, SyntaxError or ValueError here
+        raise UserError(f"{where}: not valid Brian2 equations ({' '.join(str(exc).split())})") from None
+    return {name: eq.dim for name, eq in eqs.items() if eq.type != SUBEXPRESSION}
 
 
 def euler_tau_floor(dt_ms: float) -> float:

@@ -61,4 +61,7 @@ def load_idx(path: str) -> np.ndarray:
             f"{path}: header says shape {shape} ({expected} data bytes) but the file holds "
             f"{len(raw) - header} bytes; the file is truncated or corrupt, download it again"
         )
+    if math.prod(d for d in shape if d) * dtype.itemsize >= 2**62:
+        # an empty array whose other dimensions no array can have (numpy refuses the shape)
+        raise UserError(f"{path}: header says shape {shape}, which no data set has; the file is corrupt")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))

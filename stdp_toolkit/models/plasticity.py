@@ -12,41 +12,103 @@ update is clipped to [0, wmax].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..errors import UserError
 
 
 @dataclass(frozen=True)
 class PlasticityRule:
-    """A learning rule: Brian2 code for the synapse plus the traces it reads in pre/post groups."""
+    """A learning rule: Brian2 code for the input synapses plus the traces it reads.
+
+    Every field is data (strings and numbers), so a rule can be written inline in a config or a
+    notebook and is saved with the run. The contract with the network:
+
+    * the weight is ``w`` (dimensionless conductance step); the network delivers it
+      (``ge_post += w``) before ``on_pre`` runs and clips nothing itself;
+    * ``synapse`` holds per-synapse equations, Brian2's own way of writing STDP
+      (``dapre/dt = -apre / taupre : 1 (event-driven)``); every variable there is carried from chunk
+      to chunk and saved in the checkpoint;
+    * ``pre_trace``/``post_trace`` are equations added to the presynaptic (input) and postsynaptic
+      (excitatory) groups: one trace per neuron instead of one per synapse, which is what keeps the
+      313,600-synapse input projection fast. Read them as ``x_in_pre`` / ``x_out1_post``.
+    """
 
     name: str
-    description: str
-    on_pre: str            # run when a presynaptic spike arrives (after the conductance update)
-    on_post: str           # run at a postsynaptic spike, before the post traces are reset
-    pre_trace: str         # equations added to the presynaptic group
-    pre_trace_reset: str   # code added to the presynaptic group's reset
-    post_trace: str        # equations added to the postsynaptic group
-    post_trace_reset: str  # code added to the postsynaptic group's reset
-    params: dict           # floats; time constants in ms
-    units: dict
+    description: str = ""
+    on_pre: str = ""            # run when a presynaptic spike arrives (after the conductance update)
+    on_post: str = ""           # run at a postsynaptic spike, before the post traces are reset
+    pre_trace: str = ""         # equations added to the presynaptic group
+    pre_trace_reset: str = ""   # code added to the presynaptic group's reset
+    post_trace: str = ""        # equations added to the postsynaptic group
+    post_trace_reset: str = ""  # code added to the postsynaptic group's reset
+    params: dict = field(default_factory=dict)   # numbers, in ``units`` (default: dimensionless)
+    units: dict = field(default_factory=dict)    # Brian2 unit names, e.g. {"tau_pre": "ms"}
+    synapse: str = ""           # per-synapse equations besides w (e.g. event-driven traces)
+
+    @classmethod
+    def from_dict(cls, data, where: str = "rule") -> "PlasticityRule":
+        """A rule written as a mapping (a config's ``rule:`` section); one line for any mistake."""
+        from ..validation import show, unknown_keys
+
+        if not isinstance(data, dict):
+            raise UserError(f"{where} must be a rule name or a mapping of rule fields, got {show(data)}")
+        known = {f.name for f in fields(cls)}
+        unknown = unknown_keys(data, known)
+        if unknown:
+            raise UserError(f"{where}: unknown field(s) {unknown}; a rule has: {', '.join(sorted(known))}")
+        if not isinstance(data.get("name"), str) or not data["name"].strip():
+            raise UserError(f"{where} needs a name (text), e.g. name: my_stdp")
+        for key in known - {"params", "units"}:
+            if not isinstance(data.get(key, ""), str):
+                raise UserError(f"{where}.{key} must be text (Brian2 code or equations), got {show(data[key])}")
+        for key in ("params", "units"):
+            if not isinstance(data.get(key, {}), dict) or not all(isinstance(k, str) for k in data.get(key, {})):
+                raise UserError(f"{where}.{key} must be a mapping of parameter names to "
+                                f"{'numbers' if key == 'params' else 'unit names (ms, mV, Hz, 1)'}")
+        units = dict(data.get("units", {}))
+        for key, unit in units.items():
+            if key not in data.get("params", {}):
+                raise UserError(f"{where}.units names {key!r}, which is not in {where}.params")
+            if unit not in _UNITS:
+                raise UserError(f"{where}.units.{key}: unknown unit {show(unit)}; use one of {', '.join(_UNITS)}")
+        rule = cls(**{k: v for k, v in data.items() if k not in ("params", "units")}, units=units)
+        return rule.with_params_from(f"{where}.params", dict(data.get("params", {})), new=True)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def state_variables(self) -> dict[str, dict]:
+        """Variables the rule adds, with their dimensions, by where they live: the ``pre`` group,
+        the ``post`` group, the input ``synapse`` (plus ``lastupdate`` when an equation there is
+        event-driven: Brian2 decays those lazily from the time of the last update)."""
+        from ..validation import equation_variables
+
+        syn = equation_variables(self.synapse, f"rule {self.name}: synapse")
+        if syn:
+            import brian2 as b2
+
+            if any("event-driven" in eq.flags for eq in b2.Equations(self.synapse).values()):
+                syn["lastupdate"] = b2.second.dim
+        return {"pre": equation_variables(self.pre_trace, f"rule {self.name}: pre_trace"),
+                "post": equation_variables(self.post_trace, f"rule {self.name}: post_trace"),
+                "synapse": syn}
 
     def with_params(self, **overrides) -> "PlasticityRule":
         return self.with_params_from("rule_params", overrides)
 
-    def with_params_from(self, section: str, overrides: dict) -> "PlasticityRule":
+    def with_params_from(self, section: str, overrides: dict, new: bool = False) -> "PlasticityRule":
         """The rule with some parameters replaced; each checked in its unit (see stdp_toolkit.validation).
 
         ``section`` names where the values come from in messages (``rule_params``,
-        ``cross_modal.rule_params``).
+        ``cross_modal.rule_params``); ``new``: the rule's own parameters (any names).
 
         Time constants must be > 0 ms, ``wmax`` > 0, ``mu`` >= 0 (``(wmax - w)**mu`` is infinite at
         ``w = wmax`` otherwise); learning rates and targets only need to be finite.
         """
         from ..validation import model_parameter, unknown_keys
 
-        unknown = unknown_keys(overrides, self.params)
+        unknown = [] if new else unknown_keys(overrides, self.params)
         if unknown:
             raise UserError(
                 f"unknown parameter(s) {unknown} for STDP rule {self.name!r}; known: {sorted(self.params)}"
@@ -59,6 +121,11 @@ class PlasticityRule:
         import brian2 as b2
 
         return {k: v * (getattr(b2, self.units[k]) if self.units.get(k, "1") != "1" else 1) for k, v in self.params.items()}
+
+    def same_code(self, other: "PlasticityRule") -> bool:
+        """Equal equations and code (parameters may differ)."""
+        code = ("on_pre", "on_post", "pre_trace", "pre_trace_reset", "post_trace", "post_trace_reset", "synapse")
+        return all(getattr(self, f) == getattr(other, f) for f in code)
 
     def with_pre_trace(self, trace: str, tau: str) -> "PlasticityRule":
         """The same rule reading its presynaptic trace from ``trace`` with time constant ``tau``.
@@ -76,6 +143,8 @@ class PlasticityRule:
                 for f in ("on_pre", "on_post", "pre_trace", "pre_trace_reset")}
         return replace(self, params=params, units=units, **code)
 
+
+_UNITS = ("1", "ms", "second", "mV", "volt", "Hz")
 
 # lower bounds of rule parameters beyond finiteness (validation.model_parameter): (low, exclusive)
 RULE_LOWER_BOUNDS = {"wmax": (0.0, True), "mu": (0.0,)}
@@ -149,8 +218,13 @@ MULTIPLICATIVE = PlasticityRule(
 RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE)}
 
 
-def get_rule(name: str, section: str = "rule_params", /, **params) -> PlasticityRule:
-    """The rule called ``name`` with ``params`` overriding its defaults (``section``: their config section)."""
+def get_rule(name, section: str = "rule_params", /, **params) -> PlasticityRule:
+    """The rule called ``name`` (or written out as a mapping or a :class:`PlasticityRule`) with
+    ``params`` overriding its defaults (``section``: their config section)."""
+    if isinstance(name, PlasticityRule):
+        name = name.to_dict()
+    if isinstance(name, dict):
+        return PlasticityRule.from_dict(name, section.replace("rule_params", "rule")).with_params_from(section, params)
     if not isinstance(name, str) or name not in RULES:
         from ..validation import show
 

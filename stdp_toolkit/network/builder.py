@@ -9,7 +9,9 @@ inside the simulation, so a long sequence of samples is one ``run()``:
   higher input rate (fewer than ``min_spikes`` spikes);
 * a presentation with more than ``spike_limit`` excitatory spikes (a runaway) sets the
   controller's ``runaway`` flag; the compiled program then stops at once instead of simulating
-  the rest of the chunk near the refractory limit (hours of a chunk of 1,000);
+  the rest of the chunk near the refractory limit (hours of a chunk of 1,000). It also stops
+  once every sample is shown: a chunk of 20 samples simulates 20 presentations, not
+  ``chunk_presentations`` (idle presentations would also let θ and the traces decay further);
 * each neuron's input weights are normalised at the start of every presentation by a
   ``run_regularly`` operation that reads a summed variable computed only once per presentation
   (a summed variable over 313,600 synapses updated every step would cost ten times the rest).
@@ -46,8 +48,15 @@ class NetworkObjects:
     n_presentations: int
 
 
-# rules whose ``on_pre`` only lowers a weight and clips it at 0 (see plasticity.py)
+# built-in rules whose ``on_pre`` only lowers a weight and clips it at 0 (see plasticity.py)
 _PRE_DEPRESSION_ONLY = {"dc_trace", "additive", "multiplicative", "power_law"}
+
+
+def _pre_update_only_depresses(rule) -> bool:
+    """The rule is one of those, with its code unchanged (a rule is known by its code, not its name)."""
+    from ..models import RULES
+
+    return rule.name in _PRE_DEPRESSION_ONLY and rule.same_code(RULES[rule.name])
 
 
 def input_connectivity(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
@@ -107,19 +116,19 @@ def zero_subnormals(group: b2.NeuronGroup, clock: b2.Clock) -> None:
 
 
 @b2.implementation("cpp", """
-double stop_on_runaway(double flag) {
+double stop_run(double flag) {
     if (flag > 0) Network::_globally_stopped = true;  // the run loop ends after this time step
     return flag;
 }
 """)
 @b2.check_units(flag=1, result=1)
-def stop_on_runaway(flag):
+def stop_run(flag):
     return flag
 
 
 def _stops_compiled_run() -> bool:
-    """C++ standalone can end its run loop from generated code; the other backends check the
-    flag after the chunk (the runtime backend simulates small chunks)."""
+    """C++ standalone can end its run loop from generated code; the runtime backend stops from
+    Python once per presentation (Simulator), CUDA checks the runaway flag after the chunk."""
     return type(b2.get_device()).__name__ == "CPPStandaloneDevice"
 
 
@@ -138,11 +147,14 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
 
     stimulus = b2.TimedArray(np.zeros((n_presentations, n_in)), dt=1 * b2.second, name="stimulus")
 
-    # controller: sample counter, repeat ("boost") counter, spike count of this presentation, and the
-    # runaway flag (spike_limit: run-time data, 0 = off)
-    ctrl = b2.NeuronGroup(1, "sample : 1\nboosts : 1\ncount : 1\nn_valid : 1\nspike_limit : 1\nrunaway : 1",
-                          name="controller")
-    stop = "\nrunaway = stop_on_runaway(runaway)" if _stops_compiled_run() else ""
+    # controller: sample counter, repeat ("boost") counter, spike count of this presentation, the
+    # runaway flag (spike_limit: run-time data, 0 = off), and the simulated time (``elapsed``: where
+    # the run stopped, so that Brian2's event-driven update times can be carried to the next chunk)
+    ctrl = b2.NeuronGroup(1, "sample : 1\nboosts : 1\ncount : 1\nn_valid : 1\nspike_limit : 1\nrunaway : 1\n"
+                          "done : 1\nelapsed : second", name="controller")
+    # (done: after the first step of the presentation after the last sample, where the runtime backend stops)
+    stop = ("\ndone = stop_run(runaway + int(sample >= n_valid) * int(timestep(t, dt) % period == 0))"
+            if _stops_compiled_run() else "")
     ctrl.run_regularly(
         """
         last = int(timestep(t, dt) % period == period - 1)
@@ -151,12 +163,13 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
         boosts = (boosts + last - adv) * (1 - adv)
         sample += adv
         count = count * (1 - last)
+        elapsed = t + dt
         """ + stop,
         when="end", name="controller_step",
     )
     ctrl.namespace.update(period=period, min_spikes=cfg.min_spikes, max_boosts=cfg.max_boosts)
     if stop:
-        ctrl.namespace["stop_on_runaway"] = stop_on_runaway
+        ctrl.namespace["stop_run"] = stop_run
 
     zeros_in = np.zeros(n_in, dtype=int)
     # pruning (compression section): a 0/1 ``mask`` per input synapse and a correlation trace
@@ -225,7 +238,7 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     # the simulator copies it into the pathway's delay (see Simulator)
     delay_var = "\nd : second (constant)" if cfg.delay_max > 0 else ""
     if learning:
-        syn_model = "w : 1\nwsum_post = w : 1 (summed)"
+        syn_model = "w : 1\nwsum_post = w : 1 (summed)" + (f"\n{rule.synapse}" if rule.synapse.strip() else "")
         on_pre = "ge_post += w\n" + rule.on_pre
         on_post = rule.on_post or None
         if prune:
@@ -234,7 +247,7 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
             # can raise a weight is followed by ``w *= mask``: the built-in rules' pre-spike updates
             # are depressions clipped at 0 (a zero weight stays zero), so only theirs is skipped.
             syn_model += "\nmask : 1\nc : 1"
-            if rule.on_pre and rule.name not in _PRE_DEPRESSION_ONLY:
+            if rule.on_pre and not _pre_update_only_depresses(rule):
                 on_pre += "\nw = w * mask"
             on_post = (rule.on_post + "\n" if rule.on_post else "") + "w = w * mask\nc += x_in_pre"
     else:

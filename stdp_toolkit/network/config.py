@@ -39,6 +39,11 @@ METHODS = ("euler", "exponential_euler", "implicit_euler")
 # cross-modal synapses (multimodal networks): defaults of the ``cross_modal`` config section
 CROSS_MODAL_DEFAULTS = dict(rule="power_law", rule_params={}, w_init=0.0)
 
+def _code_fields(model: dict) -> dict:
+    """A model's definition without its prose (``doc``, ``description``): what the code depends on."""
+    return {k: v for k, v in model.items() if k not in ("doc", "description")}
+
+
 # integer settings: True for > 0, False for >= 0 (the largest is validation.MAX_INT32)
 INTEGER_FIELDS = dict(n_neurons=True, n_inputs=True, min_spikes=False, max_boosts=False, epochs=True,
                       label_samples=True, chunk_presentations=True)
@@ -62,7 +67,9 @@ class Config:
     excitatory: dict = field(default_factory=dict)   # overrides of EXCITATORY.params
     inhibitory: dict = field(default_factory=dict)   # overrides of INHIBITORY.params
     input: dict = field(default_factory=dict)        # overrides of POISSON_INPUT.params
-    rule: str = "dc_trace"
+    # STDP rule of the input synapses: a built-in name (models.RULES) or the rule itself, written
+    # out as a mapping of PlasticityRule fields (equations and code as text): it is saved with the run
+    rule: str | dict = "dc_trace"
     rule_params: dict = field(default_factory=dict)
     w_init: float = 0.3                  # initial input weights: (U[0,1) + 0.01) * w_init
     delay_max: float = 10.0              # ms; input->E delays drawn from U[0, delay_max]
@@ -142,7 +149,24 @@ class Config:
     def cross_plasticity(self):
         """The cross-modal rule, its presynaptic trace renamed so it can sit beside the input rule's."""
         s = self.cross_modal_settings()
-        return get_rule(s["rule"], "cross_modal.rule_params", **s["rule_params"]).with_pre_trace("x_cross", "tau_cross")
+        rule = get_rule(s["rule"], "cross_modal.rule_params", **s["rule_params"])
+        if rule.synapse or "tau_pre" not in rule.params or "x_in" not in rule.state_variables()["pre"]:
+            raise UserError(f"cross_modal rule {rule.name!r}: a cross-modal rule reads its presynaptic trace as "
+                            "x_in (time constant tau_pre) and has no per-synapse equations; write it that way "
+                            "or use a built-in rule (power_law)")
+        return rule.with_pre_trace("x_cross", "tau_cross")
+
+    def model_definitions(self, learning: bool = True) -> dict:
+        """Everything the network's code is generated from, as plain data: the neuron, input and
+        plasticity models in full (not their names). A run stores it; resume and the build cache
+        compare it, so an edited model never meets weights or a binary of the old one."""
+        models = {"excitatory": self.excitatory_model(), "inhibitory": self.inhibitory_model(),
+                  "input": self.input_model()}
+        if learning:
+            models["rule"] = self.plasticity()
+            if self.has_cross_modal:
+                models["cross_rule"] = self.cross_plasticity()
+        return {k: _code_fields(asdict(m)) for k, m in models.items()}
 
     @property
     def n_input_synapses(self) -> int:
@@ -206,21 +230,46 @@ class Config:
             setattr(self, key, V.integer(key, getattr(self, key), low=0, low_open=positive))
         for section in ("excitatory", "inhibitory", "input", "rule_params", "compression"):
             V.string_keys(section, getattr(self, section))
+        self._written_out_rules()
         self._validate_ensembles()    # the network's sizes are derived from them
         self.method = V.choice("method", self.method, METHODS)
         self._keep_number("dt", V.number("dt", self.dt, low=0.0, low_open=True, unit="ms"))
         self._keep_number("max_spikes_per_neuron", V.number("max_spikes_per_neuron", self.max_spikes_per_neuron,
                                                             low=0.0, unit="spikes per neuron and sample",
                                                             fix="0 turns the runaway check off"))
-        # building the models checks parameter names, units and the rule name
+        # building the models checks parameter names, units and the rule name; the checked numbers
+        # replace what was given (a Brian2 quantity such as 50*ms becomes 50.0, in the model's unit)
         exc, inh = self.excitatory_model(), self.inhibitory_model()
         rule = self.plasticity()
+        for section, model in (("excitatory", exc), ("inhibitory", inh), ("input", self.input_model()),
+                               ("rule_params", rule)):
+            setattr(self, section, {k: model.params[k] for k in getattr(self, section)})
         self.compression_settings()
         self._validate_timing()
         self._validate_stability(exc, inh, rule)
         self._validate_weights(exc, inh, rule)
         self._validate_sizes()
         return self
+
+    def _written_out_rules(self) -> None:
+        """A rule given as a PlasticityRule object is stored as its fields (plain data, like YAML)."""
+        from ..models import PlasticityRule
+
+        if isinstance(self.rule, PlasticityRule):
+            self.rule = self.rule.to_dict()
+        if isinstance(self.rule, dict):
+            self.rule = {**self.rule, "params": get_rule(self.rule).params}   # quantities as numbers
+        if isinstance(self.cross_modal, dict) and isinstance(self.cross_modal.get("rule"), PlasticityRule):
+            self.cross_modal["rule"] = self.cross_modal["rule"].to_dict()
+        if isinstance(self.cross_modal, dict) and isinstance(self.cross_modal.get("rule"), dict):
+            written = self.cross_modal["rule"]
+            self.cross_modal["rule"] = {**written, "params": get_rule(written, "cross_modal.rule_params").params}
+        if self.compression:
+            rule = self.plasticity()
+            if "x_in" not in rule.state_variables()["pre"]:
+                raise UserError(f"compression (correlation pruning) reads the presynaptic trace x_in, which rule "
+                                f"{rule.name!r} does not have; add pre_trace 'dx_in/dt = -x_in / tau_pre : 1' "
+                                "or remove the compression section")
 
     def _keep_number(self, key: str, checked: float) -> None:
         """Keep a checked number as written (int or float: the build cache keys on it); plain float otherwise."""
@@ -269,7 +318,7 @@ class Config:
                     taus[f"{model.section}.{key}"] = model.params[key]
         # the rule's post traces live in the excitatory group (its pre traces in the exactly integrated inputs)
         for key, value in rule.params.items():
-            if key.startswith("tau") and re.search(rf"\b{key}\b", rule.post_trace):
+            if key.startswith("tau") and rule.units.get(key) == "ms" and re.search(rf"\b{key}\b", rule.post_trace):
                 taus[f"rule_params.{key}"] = value
         if self.has_cross_modal:
             cross = self.cross_plasticity()
@@ -298,7 +347,8 @@ class Config:
         self._keep_number("w_init", weight("w_init", self.w_init, g_exc / 1.01, low_open=True))
         self._keep_number("w_ei", weight("w_ei", self.w_ei, g_inh))
         self._keep_number("w_ie", weight("w_ie", self.w_ie, g_exc))
-        weight("rule_params.wmax", rule.params["wmax"], g_exc)
+        if "wmax" in rule.params:
+            weight("rule_params.wmax", rule.params["wmax"], g_exc)
         # normalisation sets each neuron's input weights to sum to norm_total: their mean must be a stable step
         n_in = min(e.n_inputs for e in self.ensemble_list())
         self._keep_number("norm_total", V.number(

@@ -124,16 +124,20 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
         if learning:
             variables["x_cross"] = ("exc", "x_cross", 1)
     if learning:
-        rule = cfg.plasticity()
-        for line in rule.post_trace.splitlines():
-            name = line.split("/")[0][1:]
-            variables[name] = ("exc", name, 1)
-        if rule.pre_trace:
-            variables["x_in"] = ("inputs", "x_in", 1)
+        # every variable the rule adds, wherever it lives (see PlasticityRule.state_variables)
+        owners = {"pre": "inputs", "post": "exc", "synapse": "syn_input"}
+        for where, names in cfg.plasticity().state_variables().items():
+            for name, dim in names.items():
+                if name in variables:
+                    raise UserError(f"rule {cfg.plasticity().name!r}: its variable {name!r} ({where}) has the name of "
+                                    "another variable the network carries; rename it")
+                variables[name] = (owners[where], name, b2.Quantity(1, dim=dim) if dim.is_dimensionless is False else 1)
         if cfg.prunes:
-            variables["mask"] = ("syn_input", "mask", 1)
-            variables["c"] = ("syn_input", "c", 1)
-            variables["x_int"] = ("inputs", "x_int", 1)
+            for name, owner in (("mask", "syn_input"), ("c", "syn_input"), ("x_int", "inputs")):
+                if name in variables:
+                    raise UserError(f"rule {cfg.plasticity().name!r}: pruning needs the variable name {name!r}; "
+                                    "rename the rule's variable")
+                variables[name] = (owner, name, 1)
     return variables
 
 
@@ -294,6 +298,32 @@ def _retire_previous(new) -> None:
     _ACTIVE.append(weakref.ref(new))
 
 
+def brian2_reason(exc: BaseException) -> str:
+    """The innermost error under Brian2's "error encountered with object ..." wrappers, in one line."""
+    while getattr(exc, "original_error", None) is not None or exc.__cause__ is not None:
+        exc = getattr(exc, "original_error", None) or exc.__cause__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+@contextlib.contextmanager
+def _models_written_by_user(cfg: Config, learning: bool):
+    """A rule written in the config that Brian2 cannot build (an unknown name, a wrong unit, a
+    name clash, code the compiler rejects) is the user's mistake: one line naming the rule. A
+    failure with the built-in models stays a traceback (a bug of the toolkit)."""
+    try:
+        yield
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        rules = [cfg.rule, cfg.cross_modal_settings()["rule"] if cfg.has_cross_modal else None]
+        written = [r["name"] for r in rules if isinstance(r, dict)]
+        if not (learning and written):
+            raise
+        raise UserError(f"rule {', '.join(map(repr, written))} does not build: {brian2_reason(exc)}; check its "
+                        "equations, code, parameters and units (see docs/python-api.md)") from None
+
+
 class Simulator:
     """One network (learning or frozen) on one backend, run chunk by chunk."""
 
@@ -310,27 +340,33 @@ class Simulator:
         self.variables = state_variables(cfg, learning)
         self.build_seconds = 0.0
         t0 = time.perf_counter()
-        if backend == "standalone":
-            self._setup_standalone(record_input, record_inhibitory, build_root)
-        elif backend == "cuda":
-            self._setup_cuda(record_input, record_inhibitory, build_root)
-        else:
-            self._setup_runtime(record_input, record_inhibitory, codegen_target)
+        with _models_written_by_user(cfg, learning):
+            if backend == "standalone":
+                self._setup_standalone(record_input, record_inhibitory, build_root)
+            elif backend == "cuda":
+                self._setup_cuda(record_input, record_inhibitory, build_root)
+            else:
+                self._setup_runtime(record_input, record_inhibitory, codegen_target)
         self.build_seconds = time.perf_counter() - t0
 
     # ---- set-up ------------------------------------------------------------------------------
     def _key(self, record_input, record_inhibitory) -> str:
-        host_only = ("name", "epochs", "label_samples", "compression", "max_spikes_per_neuron")  # not in the code
-        cfg = {k: v for k, v in self.cfg.to_dict().items() if k not in host_only}
-        if self.learning and self.cfg.prunes:
-            # only whether the mask exists changes the code: schedules and levels are run-time data
-            cfg["prune_mask"] = True
+        """The build folder's key: what the generated code depends on, and nothing else. Models
+        count by their definitions (an edited rule of the same name is another build); a frozen
+        network ignores every learning setting; weights, delays, θ and seeds are run-time data."""
+        c = self.cfg
+        structure = dict(n_neurons=c.n_neurons, n_inputs=c.n_inputs, dt=c.dt, ensembles=c.ensembles,
+                         delays=c.delay_max > 0, w_ei=c.w_ei, w_ie=c.w_ie, min_spikes=c.min_spikes,
+                         max_boosts=c.max_boosts, cross_modal=c.has_cross_modal)
+        if self.learning:
+            # only whether the pruning mask exists changes the code: schedules and levels are run-time data
+            structure.update(norm_total=c.norm_total, prune_mask=c.prunes)
         spec = {
-            "cfg": cfg,
+            "models": c.model_definitions(self.learning), "structure": structure,
             "learning": self.learning, "n": self.n_presentations, "rec": [record_input, record_inhibitory],
             "brian2": b2.__version__,
         }
-        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def _setup_standalone(self, record_input, record_inhibitory, build_root):
         b2.prefs.devices.cpp_standalone.openmp_threads = 0  # measured: threads slow this network down
@@ -404,8 +440,17 @@ class Simulator:
         b2.prefs.codegen.target = codegen_target or "cython"
         b2.defaultclock.dt = self.cfg.dt * b2.ms
         self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
-        self._t0_spikes = 0
-        self._mon_offsets = {}
+        ctrl, net = self.objs.ctrl, self.objs.net
+
+        # simulate only the presentations needed: a chunk of 20 samples ends after ~20 presentations,
+        # not after chunk_presentations (one Python call per presentation)
+        @b2.network_operation(clock=self.objs.presentations.clock, when="start", name="stop_when_done")
+        def stop_when_done():
+            if ctrl.sample[0] >= ctrl.n_valid[0] or ctrl.runaway[0] > 0:
+                net.stop()
+
+        net.add(stop_when_done)
+        net.run(0 * b2.ms, namespace={})  # generate the code now: a model's mistake shows before any data is read
 
     # ---- running -----------------------------------------------------------------------------
     def _pad(self, images: np.ndarray) -> np.ndarray:
@@ -419,7 +464,17 @@ class Simulator:
         return padded
 
     def run(self, images: np.ndarray, state: dict, seed: int) -> ChunkResult:
-        """Present ``images`` (values in [0, 1], at most one chunk) starting from ``state``."""
+        """Present ``images`` (values in [0, 1], at most one chunk) starting from ``state``.
+
+        A sample that draws too few spikes is shown again, brighter; the chunk may end before every
+        image is shown (``ChunkResult.consumed`` says how many were): run the rest in the next call.
+        """
+        if self.objs is None:
+            raise UserError("this Simulator was retired when another network was built in this process (Brian2 "
+                            "holds one at a time); build it again, e.g. Simulator(cfg, learning=...)")
+        if np.size(images) and not (np.all(np.isfinite(images)) and 0 <= np.min(images) and np.max(images) <= 1):
+            raise UserError(f"images must hold values in [0, 1] (pixel / 255); these range over "
+                            f"[{np.min(images):g}, {np.max(images):g}]: divide 0-255 images by 255")
         state = fill_state(self.cfg, state, self.learning)
         stim = self._pad(images)
         n_valid = len(images)
@@ -448,13 +503,19 @@ class Simulator:
         """Excitatory spikes in one presentation that mark a runaway (0: no limit)."""
         return float(self.cfg.max_spikes_per_neuron * self.cfg.n_neurons)
 
-    def _state_values(self, state):
-        for key, (group, var, unit) in self.variables.items():
-            yield getattr(getattr(self.objs, group), var), np.asarray(state[key], dtype=float) * unit
+    # Brian2's time of the last event-driven update: carried relative to the end of the chunk (<= 0),
+    # because every chunk's clock starts again (standalone) or goes on (runtime)
+    _RELATIVE_TIMES = ("lastupdate",)
 
-    def _read_state(self) -> dict:
+    def _state_values(self, state, t_start: float):
+        for key, (group, var, unit) in self.variables.items():
+            value = np.asarray(state[key], dtype=float) + (t_start if var in self._RELATIVE_TIMES else 0.0)
+            yield getattr(getattr(self.objs, group), var), value * unit
+
+    def _read_state(self, t_end: float) -> dict:
         return {key: np.array(getattr(getattr(self.objs, g), v)[:], dtype=float)
-                for key, (g, v, _) in self.variables.items()}
+                - (t_end if v in self._RELATIVE_TIMES else 0.0) for key, (g, v, _) in self.variables.items()}
+
 
     def _read_monitors(self, t_offset: float, offsets: dict | None = None):
         o = self.objs
@@ -464,6 +525,12 @@ class Simulator:
             start = offsets.get(mon.name, 0)
             return np.asarray(mon.i[start:], dtype=int), np.asarray(mon.t[start:] / b2.second) - t_offset
 
+        if self.backend != "runtime":
+            # a run that stopped early (every sample shown) recorded fewer presentations than the last
+            # one: Brian2 then reads the monitor's 2-D arrays only if their recorded length is open
+            for var in o.presentations.variables.values():
+                if isinstance(getattr(var, "size", None), tuple) and len(var.size) == 2:
+                    var.size = (0, var.size[1])
         pres_start = offsets.get("presentations", 0)
         pres_sample = np.asarray(o.presentations.sample[0][pres_start:], dtype=int)
         pres_boosts = np.asarray(o.presentations.boosts[0][pres_start:], dtype=int)
@@ -475,8 +542,9 @@ class Simulator:
     def _run_standalone(self, stim, n_valid, state, seed):
         o, device = self.objs, self._device
         run_args = {o.stimulus: stim, o.ctrl.n_valid: float(n_valid), o.ctrl.sample: 0.0,
-                    o.ctrl.boosts: 0.0, o.ctrl.count: 0.0, o.ctrl.spike_limit: self.spike_limit, o.ctrl.runaway: 0.0}
-        for view, value in self._state_values(state):
+                    o.ctrl.boosts: 0.0, o.ctrl.count: 0.0, o.ctrl.spike_limit: self.spike_limit, o.ctrl.runaway: 0.0,
+                    o.ctrl.done: 0.0, o.ctrl.elapsed: 0.0 * b2.second}
+        for view, value in self._state_values(state, 0.0):
             run_args[view] = value
         seed_text = str(int(seed) % (2**32))
         os.environ[SEED_ENV] = device.run_environment_variables[SEED_ENV] = seed_text
@@ -496,7 +564,8 @@ class Simulator:
                     raise
                 self.flushes_subnormals = fpenv.compiled_mode(results_dir)
                 pres_sample, pres_boosts, si, st, extra = self._read_monitors(0.0)
-                out = (pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0]),
+                out = (pres_sample, pres_boosts, si, st, self._read_state(float(o.ctrl.elapsed[0])), extra,
+                       float(o.ctrl.sample[0]),
                        float(o.ctrl.runaway[0]))
             finally:
                 self.cleanup_run_args(lock)
@@ -552,16 +621,16 @@ class Simulator:
         o.ctrl.count = 0
         o.ctrl.spike_limit = self.spike_limit
         o.ctrl.runaway = 0
-        for view, value in self._state_values(state):
+        t_offset = float(o.net.t / b2.second)
+        for view, value in self._state_values(state, t_offset):
             view[:] = value
         if self.cfg.delay_max > 0:
             o.syn_input.delay = o.syn_input.d[:]
         offsets = {m.name: len(m.i) for m in (o.spikes_exc, o.spikes_input, o.spikes_inh) if m is not None}
         offsets["presentations"] = len(o.presentations.t)
-        t_offset = float(o.net.t / b2.second)
         b2.seed(int(seed) % (2**32))
         with fpenv.flush_denormals() as self.flushes_subnormals:
             o.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={})
         pres_sample, pres_boosts, si, st, extra = self._read_monitors(t_offset, offsets)
-        return (pres_sample, pres_boosts, si, st, self._read_state(), extra, float(o.ctrl.sample[0]),
-                float(o.ctrl.runaway[0]))
+        return (pres_sample, pres_boosts, si, st, self._read_state(float(o.ctrl.elapsed[0])), extra,
+                float(o.ctrl.sample[0]), float(o.ctrl.runaway[0]))

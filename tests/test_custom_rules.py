@@ -1,0 +1,161 @@
+"""Rules written by the user, as Brian2's documentation writes them: they build on both backends,
+carry every variable from chunk to chunk, are saved with the run, and are checked by their code."""
+import os
+import subprocess
+import sys
+
+import brian2 as b2
+import numpy as np
+import pytest
+import yaml
+
+import stdp_toolkit as st
+from stdp_toolkit import experiment
+from stdp_toolkit.network.simulator import Simulator, fill_state, initial_state
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "networks", "examples", "brian2-docs-stdp.yaml")
+
+
+def brian2_docs_rule(**params):
+    """The rule of Brian2's examples/synapses/STDP.py (per-synapse event-driven traces)."""
+    rule = yaml.safe_load(open(EXAMPLE))["rule"]
+    rule["params"] = {**rule["params"], **params}
+    return rule
+
+
+def small(rule, **kw):
+    return st.Config(name="custom", n_neurons=12, chunk_presentations=20, label_samples=20, rule=rule, **kw).validate()
+
+
+def test_event_driven_rule_changes_a_weight_by_the_textbook_amount():
+    """One presynaptic spike at 0 ms and one postsynaptic spike at 10 ms: dw = Apre exp(-10/taupre),
+    computed by the rule's own Brian2 code through PlasticityRule.namespace (units applied)."""
+    rule = st.get_rule(brian2_docs_rule(Apre=0.01, Apost=-0.0105))
+    b2.start_scope()
+    b2.set_device("runtime")
+    pre = b2.SpikeGeneratorGroup(1, [0], [0] * b2.ms)
+    post = b2.SpikeGeneratorGroup(1, [0], [10] * b2.ms)
+    syn = b2.Synapses(pre, post, "w : 1\n" + rule.synapse, on_pre=rule.on_pre, on_post=rule.on_post,
+                      namespace=rule.namespace())
+    syn.connect()
+    syn.w = 0.5
+    b2.run(20 * b2.ms)
+    assert syn.w[0] == pytest.approx(0.5 + 0.01 * np.exp(-10 / 20), rel=1e-9)
+
+
+def test_written_out_rule_builds_the_same_network_on_both_backends(mnist):
+    """Same stimuli, weights and seed: runtime (cython) and C++ standalone give the same spikes and
+    the same per-synapse traces; event-driven update times are carried relative to the chunk end."""
+    cfg = small(brian2_docs_rule(Apre=0.01, Apost=-0.0105))
+    x = mnist[0][:8].reshape(8, -1) / 255.0
+    state = fill_state(cfg, initial_state(cfg, 3), True)
+    results = {b: Simulator(cfg, learning=True, backend=b).run(x, state, seed=5) for b in ("runtime", "standalone")}
+    rt, sa = results["runtime"], results["standalone"]
+    assert rt.consumed == sa.consumed == 8
+    assert rt.counts.sum() > 0
+    # the two backends draw their own random streams: equal statistics, here equal values too
+    assert abs(rt.counts.sum(1).mean() - sa.counts.sum(1).mean()) <= max(1.0, 0.2 * sa.counts.sum(1).mean())
+    for key in ("apre", "apost", "lastupdate"):
+        assert key in sa.state and sa.state[key].shape == (cfg.n_input_synapses,)
+        assert np.all(sa.state["lastupdate"] <= 0)  # relative to where the chunk stopped
+    assert np.count_nonzero(sa.state["apre"]) > 0
+    assert np.corrcoef((rt.state["w"] - state["w"]), (sa.state["w"] - state["w"]))[0, 1] > 0.8
+
+
+def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
+    """Interrupted after one chunk and resumed, it ends exactly as one uninterrupted run: every
+    variable of the rule (apre, apost and Brian2's lastupdate) crosses the chunk boundary."""
+    cfg = small(brian2_docs_rule(Apre=0.001, Apost=-0.00105))
+    x, y = mnist[0][:50], mnist[1][:50]
+    whole = experiment.train(cfg, x, y, str(tmp_path / "whole"), seed=1, quiet=True)
+    experiment.train(cfg, x, y, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
+    split = experiment.train(cfg, x, y, str(tmp_path / "split"), seed=1, quiet=True)
+    assert whole.samples_seen == split.samples_seen == 50
+    for key in ("w", "apre", "apost", "lastupdate", "theta"):
+        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    saved = experiment.load(str(tmp_path / "whole"))
+    assert saved.cfg.rule["name"] == "brian2_docs" and saved.models["rule"]["synapse"] == cfg.plasticity().synapse
+
+
+def test_resume_after_a_rule_edit_never_returns_the_old_weights(mnist, tmp_path, monkeypatch):
+    """A built-in rule edited in place (same name, same config) is another model: resume stops
+    with the change named instead of returning the finished run's weights."""
+    cfg = small("dc_trace")
+    x, y = mnist[0][:20], mnist[1][:20]
+    experiment.train(cfg, x, y, str(tmp_path), seed=0, quiet=True)
+    edited = st.RULES["dc_trace"].__class__(**{**st.RULES["dc_trace"].to_dict(),
+                                              "on_post": "w = clip(w + 2 * nu_post * x_in_pre * x_out2_post, 0, wmax)"})
+    monkeypatch.setitem(st.RULES, "dc_trace", edited)
+    with pytest.raises(st.UserError, match="rule model 'dc_trace' on_post changed"):
+        experiment.train(cfg, x, y, str(tmp_path), seed=0, quiet=True)
+    # a written-out rule that changes is caught the same way
+    rule = brian2_docs_rule()
+    experiment.train(small(rule), x, y, str(tmp_path / "b"), seed=0, quiet=True)
+    rule["on_post"] = rule["on_post"].replace("apost += Apost", "apost += 2 * Apost")
+    with pytest.raises(st.UserError, match="differs from this one"):
+        experiment.train(small(rule), x, y, str(tmp_path / "b"), seed=0, quiet=True)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda r: r.update(on_pre=r["on_pre"] + "\nw = w + zzz"), ['does not build', '"zzz" could not be resolved']),
+    (lambda r: r.update(synapse="dapre/dt = -apre / taupre"), ["not valid Brian2 equations"]),
+    (lambda r: r["units"].update(taupre="mV"), ["does not build", "units"]),
+    (lambda r: r.update(synapse=r["synapse"] + "w : 1\n"), ["'w'", "rename it"]),
+    (lambda r: r["units"].update(taupre="hours"), ["unknown unit"]),
+    (lambda r: r.update(name=""), ["needs a name"]),
+    (lambda r: r.update(on_post=3), ["must be text"]),
+    (lambda r: r.update(colour="red"), ["unknown field"]),
+])
+def test_a_bad_rule_is_one_line_naming_the_problem(change, words):
+    rule = brian2_docs_rule()
+    change(rule)
+    with pytest.raises(st.UserError) as err:
+        Simulator(small(rule), learning=True, backend="runtime")
+    for w in words:
+        assert w in str(err.value), err.value
+    assert "\n" not in str(err.value)
+
+
+def test_parameters_take_brian2_quantities_and_refuse_a_wrong_dimension():
+    cfg = st.Config(excitatory={"tau_m": 50 * b2.ms}, rule_params={"tau_pre": 0.02 * b2.second}).validate()
+    assert cfg.excitatory == {"tau_m": 50.0} and cfg.plasticity().params["tau_pre"] == 20.0
+    with pytest.raises(st.UserError, match=r"excitatory.tau_m = 50. mV has the wrong unit: it is a quantity in ms"):
+        st.Config(excitatory={"tau_m": 50 * b2.mV}).validate()
+
+
+def test_a_retired_simulator_and_raw_pixels_are_refused_with_the_fix():
+    cfg = small("dc_trace")
+    first = Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
+    Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
+    with pytest.raises(st.UserError, match="retired when another network was built"):
+        first.run(np.zeros((1, 784)), initial_state(cfg, 0), seed=0)
+    second = Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
+    with pytest.raises(st.UserError, match="divide 0-255 images by 255"):
+        second.run(np.full((1, 784), 255.0), initial_state(cfg, 0), seed=0)
+
+
+def test_the_example_config_trains_evaluates_and_reloads_through_the_cli(tmp_path):
+    """The written-out rule travels in the checkpoint: a fresh process evaluates the run from its
+    folder alone (embedded digits; no registration step)."""
+    data = yaml.safe_load(open(EXAMPLE))
+    data.update(n_neurons=12, chunk_presentations=20, label_samples=20)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if k != "STDP_DATA_DIR"}
+    cli = [sys.executable, "-m", "stdp_toolkit.cli"]
+    out = str(tmp_path / "run")
+    done = subprocess.run(cli + ["train", str(cfg), "--train-samples", "30", "--out", out, "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    ev = subprocess.run(cli + ["evaluate", out, "--test-samples", "20", "--quiet"], env=env, capture_output=True,
+                        text=True, timeout=900)
+    assert ev.returncode == 0 and "Traceback" not in ev.stderr, ev.stderr
+    assert "accuracy" in ev.stdout.lower()
+
+
+def test_the_flat_api_exports_what_a_notebook_needs():
+    for name in ("Config", "PlasticityRule", "NeuronModel", "train", "label", "evaluate", "load", "Simulator",
+                 "load_digits", "plots", "UserError"):
+        assert getattr(st, name) is not None, name
+    with pytest.raises(AttributeError):
+        st.no_such_thing  # noqa: B018
