@@ -37,6 +37,8 @@ _EXPORTS = {
     "RunState": "stdp_toolkit.experiment",
     # one network, driven by hand (spikes, traces)
     "Simulator": "stdp_toolkit.network.simulator",
+    "ChunkResult": "stdp_toolkit.network.simulator",
+    "Traces": "stdp_toolkit.network.builder",
     "initial_state": "stdp_toolkit.network.simulator",
     # data
     "load_digits": "stdp_toolkit.datasets.mnist",

@@ -215,11 +215,20 @@ def curve_block(n_samples: int) -> int:
 # ------------------------------------------------------------------------------------------------
 def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, seed: int = 0,
           backend: str = "standalone", resume: bool = True, quiet: bool = False, codegen_target: str | None = None,
-          stop_after_chunks: int | None = None) -> RunState:
+          stop_after_chunks: int | None = None, on_chunk=None, traces=None) -> RunState:
     """Train on ``images`` for ``cfg.epochs`` epochs, checkpointing after every chunk.
 
     Labels are not used for learning: they only feed the running-accuracy curve.
+    ``on_chunk(run, result)`` is called after every saved chunk with the run so far and the
+    chunk's :class:`~stdp_toolkit.network.simulator.ChunkResult` (its spikes, state and, with
+    ``traces`` such as ``Traces(("v", "theta"), (0, 1, 2))``, the recorded state variables).
     ``stop_after_chunks`` ends the call early (to test resuming).
+
+    Example::
+
+        seen = []
+        st.train(cfg, x, y, "runs/a", traces=st.Traces(("v", "theta"), (0,)),
+                 on_chunk=lambda run, r: seen.append(r.traces["v"][0]))
     """
     x, y = to_unit(images), check_labels(labels, "training labels")
     if len(x) != len(y):
@@ -229,7 +238,8 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     cfg.check_memory()
     data = checkpoint.data_identity("training data", images, y)
     with checkpoint.run_lock(run_dir):
-        return _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks)
+        return _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks,
+                      on_chunk, traces)
 
 
 def model_changes(old: dict, new: dict, which=None) -> list[str]:
@@ -259,7 +269,8 @@ def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) 
     return diff
 
 
-def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks) -> RunState:
+def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks,
+           on_chunk=None, traces=None) -> RunState:
     checkpoint.remove_stale_temporaries(run_dir)
     path = os.path.join(run_dir, CHECKPOINT)
     if resume and os.path.exists(path):
@@ -283,7 +294,7 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
             run.save(run_dir)
         return run
     block = curve_block(len(x))
-    sim = Simulator(cfg, learning=True, backend=backend, codegen_target=codegen_target)
+    sim = Simulator(cfg, learning=True, backend=backend, codegen_target=codegen_target, traces=traces)
     bar = _progress(total, f"train ({backend})", quiet)
     bar.update(run.samples_seen)
     chunks_this_call = stalled = 0
@@ -306,6 +317,8 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
         if compress:
             compression_training.after_chunk(run, result, len(order))
         run.save(run_dir)
+        if on_chunk is not None:
+            on_chunk(run, result)
         bar.update(result.consumed)
         if result.consumed:
             bar.set_postfix(spikes=f"{result.counts.sum(1).mean():.1f}", repeats=f"{result.boosts.mean():.2f}")

@@ -159,3 +159,67 @@ def test_the_flat_api_exports_what_a_notebook_needs():
         assert getattr(st, name) is not None, name
     with pytest.raises(AttributeError):
         st.no_such_thing  # noqa: B018
+
+
+def _pair_protocol(rule, pre_ms, post_ms, w0=0.5):
+    """Weight after presynaptic spikes at ``pre_ms`` and postsynaptic ones at ``post_ms``, with the
+    rule's group traces in the two groups exactly as the network places them (zero delay)."""
+    b2.start_scope()
+    b2.set_device("runtime")
+    ns = rule.namespace()
+    pre = b2.NeuronGroup(1, rule.pre_trace + "\nfire : 1", threshold="fire > 0", reset=rule.pre_trace_reset,
+                         method="exact", namespace=ns)
+    post = b2.NeuronGroup(1, rule.post_trace + "\nfire : 1", threshold="fire > 0", reset=rule.post_trace_reset,
+                          method="exact", namespace=ns)
+    steps = int(max(pre_ms + post_ms) / 0.1) + 10
+    drive = lambda times: b2.TimedArray(np.isin(np.arange(steps), np.round(np.asarray(times) / 0.1)).astype(float),
+                                        dt=0.1 * b2.ms)
+    pre.run_regularly("fire = pre_drive(t)", when="before_thresholds")
+    post.run_regularly("fire = post_drive(t)", when="before_thresholds")
+    pre.namespace.update(pre_drive=drive(pre_ms))
+    post.namespace.update(post_drive=drive(post_ms))
+    syn = b2.Synapses(pre, post, "w : 1", on_pre=rule.on_pre, on_post=rule.on_post, namespace=ns)
+    syn.connect()
+    syn.w = w0
+    net = b2.Network(pre, post, syn)
+    net.run(steps * 0.1 * b2.ms)
+    return float(syn.w[0]) - w0
+
+
+@pytest.mark.parametrize("name", ["triplet", "triplet_nearest"])
+def test_triplet_rule_gives_the_textbook_weight_changes(name):
+    """Pfister & Gerstner 2006, eqs. 3-4: a pre-post pair at +10 ms potentiates by A2+ exp(-10/tau+);
+    a second post spike 10 ms later adds r1 (A2+ + A3+ o2), where o2 = exp(-10/tau_y) is the slow post
+    trace just before it; a post-pre pair depresses by A2- exp(-10/tau-)."""
+    rule = st.get_rule(name, A2_plus=1e-3)
+    p = rule.params
+    one = _pair_protocol(rule, [1.0], [11.0])
+    assert one == pytest.approx(p["A2_plus"] * np.exp(-10 / p["tau_plus"]), rel=1e-3)
+    two = _pair_protocol(rule, [1.0], [11.0, 21.0])
+    second = np.exp(-20 / p["tau_plus"]) * (p["A2_plus"] + p["A3_plus"] * np.exp(-10 / p["tau_y"]))
+    assert two == pytest.approx(one + second, rel=1e-3)
+    dep = _pair_protocol(rule, [11.0], [1.0])
+    assert dep == pytest.approx(-p["A2_minus"] * np.exp(-10 / p["tau_minus"]), rel=1e-3)
+    # all-to-all sums two earlier pre spikes in r1; nearest-spike keeps only the last one
+    both = _pair_protocol(rule, [1.0, 6.0], [11.0])
+    r1 = np.exp(-5 / p["tau_plus"]) + (0 if name == "triplet_nearest" else np.exp(-10 / p["tau_plus"]))
+    assert both == pytest.approx(r1 * p["A2_plus"] - p["A2_minus"] * 0, rel=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["runtime", "standalone"])
+def test_train_records_traces_and_calls_back_after_every_chunk(mnist, tmp_path, backend):
+    """v and θ of two neurons, recorded inside the compiled program too, reach a per-chunk callback
+    with the chunk's spikes; θ only rises at that neuron's spikes while learning."""
+    cfg = small("triplet")
+    x, y = mnist[0][:30], mnist[1][:30]
+    seen = []
+    run = st.train(cfg, x, y, str(tmp_path), backend=backend, quiet=True, traces=st.Traces(("v", "theta"), (0, 3)),
+                   on_chunk=lambda run, r: seen.append((run.samples_seen, r)))
+    assert [s for s, _ in seen][-1] == run.samples_seen == 30 and len(seen) >= 2
+    r = seen[0][1]
+    steps = len(r.traces["t"])
+    assert r.traces["v"].shape == r.traces["theta"].shape == (2, steps) and steps > 1000
+    np.testing.assert_allclose(np.diff(r.traces["t"]), cfg.dt * 1e-3, rtol=1e-6)
+    assert -0.2 < r.traces["v"].min() and r.traces["v"].max() < 0.0           # volts, below the reset peak
+    rises = np.diff(r.traces["theta"][0]) > 1e-9
+    assert rises.sum() == np.count_nonzero(r.spike_i == 0)                     # one θ step per spike of neuron 0

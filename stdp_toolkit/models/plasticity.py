@@ -215,7 +215,33 @@ MULTIPLICATIVE = PlasticityRule(
     units=dict(tau_pre="ms", tau_post="ms"),
 )
 
-RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE)}
+def _triplet(name: str, reset: str, description: str) -> PlasticityRule:
+    """Pfister & Gerstner's (2006) triplet rule with its four traces in the neuron groups; ``reset``:
+    ``+= 1`` (all-to-all spike interactions) or ``= 1`` (nearest spike)."""
+    return PlasticityRule(
+        name=name,
+        description=description,
+        # depression at a pre spike: post trace o1 x (pair term + triplet term of the slow pre trace r2,
+        # its value before this spike); potentiation at a post spike likewise with r1 and o2
+        on_pre="w = " + _CLIP.format(expr="w - o1_post * (A2_minus + A3_minus * r2_pre)"),
+        on_post="w = " + _CLIP.format(expr="w + r1_pre * (A2_plus + A3_plus * o2_post)"),
+        pre_trace="dr1/dt = -r1 / tau_plus : 1\ndr2/dt = -r2 / tau_x : 1",
+        pre_trace_reset=f"r1 {reset}\nr2 {reset}",
+        post_trace="do1/dt = -o1 / tau_minus : 1\ndo2/dt = -o2 / tau_y : 1",
+        post_trace_reset=f"o1 {reset}\no2 {reset}",
+        # the visual-cortex fit of Pfister & Gerstner 2006 (NEST's defaults); weights in [0, wmax]
+        params=dict(A2_plus=7.5e-10, A3_plus=9.3e-3, A2_minus=7e-3, A3_minus=2.3e-4, wmax=1.0,
+                    tau_plus=16.8, tau_x=101.0, tau_minus=33.7, tau_y=125.0),
+        units=dict(tau_plus="ms", tau_x="ms", tau_minus="ms", tau_y="ms"),
+    )
+
+
+TRIPLET = _triplet("triplet", "+= 1", "Triplet STDP (Pfister & Gerstner 2006), all-to-all spike interactions: "
+                   "potentiation grows with the postsynaptic rate (o2), depression with the presynaptic one (r2).")
+TRIPLET_NEAREST = _triplet("triplet_nearest", "= 1", "Triplet STDP (Pfister & Gerstner 2006), nearest-spike "
+                           "interactions: every trace is set to 1 at a spike instead of incremented.")
+
+RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE, TRIPLET, TRIPLET_NEAREST)}
 
 
 def get_rule(name, section: str = "rule_params", /, **params) -> PlasticityRule:

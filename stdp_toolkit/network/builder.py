@@ -46,6 +46,31 @@ class NetworkObjects:
     spikes_inh: b2.SpikeMonitor | None
     learning: bool
     n_presentations: int
+    traces: b2.StateMonitor | None = None
+
+
+@dataclass(frozen=True)
+class Traces:
+    """State variables of some excitatory neurons to record every ``every_ms`` (default: every step),
+    e.g. ``Traces(("v", "theta"), (0, 1, 2))``. Recorded in the compiled program too, unlike a
+    Brian2 monitor added by hand."""
+
+    variables: tuple
+    neurons: tuple
+    every_ms: float | None = None
+
+    def check(self, n_neurons: int) -> "Traces":
+        from ..errors import UserError
+
+        variables, neurons = tuple(self.variables), tuple(self.neurons)
+        if not variables or not all(isinstance(v, str) for v in variables):
+            raise UserError(f"traces: variables must be names of excitatory-neuron variables, e.g. ('v', 'theta'); "
+                            f"got {variables!r}")
+        if not neurons or not all(isinstance(i, (int, np.integer)) and 0 <= i < n_neurons for i in neurons):
+            raise UserError(f"traces: neurons must be indices in 0..{n_neurons - 1}, got {neurons!r}")
+        if self.every_ms is not None and not (isinstance(self.every_ms, (int, float)) and self.every_ms > 0):
+            raise UserError(f"traces: every_ms must be a positive time step in ms, got {self.every_ms!r}")
+        return Traces(variables, tuple(int(i) for i in neurons), self.every_ms)
 
 
 # built-in rules whose ``on_pre`` only lowers a weight and clips it at 0 (see plasticity.py)
@@ -133,7 +158,8 @@ def _stops_compiled_run() -> bool:
 
 
 def build_network(cfg: Config, learning: bool, n_presentations: int,
-                  record_input: bool = False, record_inhibitory: bool = False) -> NetworkObjects:
+                  record_input: bool = False, record_inhibitory: bool = False,
+                  traces: Traces | None = None) -> NetworkObjects:
     """Create the groups, synapses and monitors for ``n_presentations`` presentations.
 
     Weights, delays and state are placeholders here: the simulator sets them before each run
@@ -293,6 +319,11 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     objects += [syn_ei, syn_ie, syn_count, spikes_exc, presentations]
     objects += [syn_cross] if syn_cross is not None else []
     objects += [m for m in (spikes_input, spikes_inh) if m is not None]
+    trace_mon = None
+    if traces is not None:
+        trace_mon = b2.StateMonitor(exc, list(traces.variables), record=list(traces.neurons), name="traces",
+                                    dt=(traces.every_ms or cfg.dt) * b2.ms)
+        objects.append(trace_mon)
     net = b2.Network(*objects, name="diehl_cook")
     return NetworkObjects(net, inputs, exc, inh, ctrl, syn_input, syn_ei, syn_ie, stimulus, syn_cross, spikes_exc,
-                          presentations, spikes_input, spikes_inh, learning, n_presentations)
+                          presentations, spikes_input, spikes_inh, learning, n_presentations, trace_mon)

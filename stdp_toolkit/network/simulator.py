@@ -21,7 +21,7 @@ import signal
 import subprocess
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 try:
     import fcntl
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import fpenv
-from .builder import build_network, cross_connectivity
+from .builder import Traces, build_network, cross_connectivity
 from .config import Config
 
 
@@ -204,6 +204,7 @@ class ChunkResult:
     input_spikes: tuple | None = None
     inh_spikes: tuple | None = None
     runaway: bool = False         # a presentation fired more than the config's runaway bound (run cut short)
+    traces: dict | None = None    # recorded state (Simulator ``traces``): {"t": [T] s from chunk start, var: [neurons, T]}
 
 
 def summarise_presentations(cfg: Config, consumed, pres_sample, pres_boosts, spike_i, spike_t):
@@ -329,7 +330,7 @@ class Simulator:
 
     def __init__(self, cfg: Config, learning: bool, backend: str = "standalone", n_presentations: int | None = None,
                  record_input: bool = False, record_inhibitory: bool = False, codegen_target: str | None = None,
-                 build_root: str | None = None, verbose: bool = False):
+                 build_root: str | None = None, verbose: bool = False, traces: Traces | None = None):
         if backend not in BACKENDS:
             raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
         cfg.check_memory()  # every path that simulates (train, label, plot, report, sweep) passes here
@@ -338,6 +339,8 @@ class Simulator:
         self.verbose = verbose
         self.flushes_subnormals: bool | None = None  # FTZ/DAZ took effect in the last run (fpenv.py)
         self.variables = state_variables(cfg, learning)
+        self.traces = None if traces is None else Traces(*traces).check(cfg.n_neurons) if isinstance(traces, tuple) \
+            else traces.check(cfg.n_neurons)
         self.build_seconds = 0.0
         t0 = time.perf_counter()
         with _models_written_by_user(cfg, learning):
@@ -364,6 +367,7 @@ class Simulator:
         spec = {
             "models": c.model_definitions(self.learning), "structure": structure,
             "learning": self.learning, "n": self.n_presentations, "rec": [record_input, record_inhibitory],
+            "traces": None if self.traces is None else asdict(self.traces),
             "brian2": b2.__version__,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -414,7 +418,8 @@ class Simulator:
             gc.collect()
             device.activate(directory=self.build_dir, build_on_run=False)
             b2.defaultclock.dt = self.cfg.dt * b2.ms
-            self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
+            self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory,
+                                      self.traces)
             if check is not None:
                 check(self.objs)
             device.insert_code("before_start", fpenv.COMPILED_CODE)
@@ -439,7 +444,8 @@ class Simulator:
             b2.set_device("runtime")
         b2.prefs.codegen.target = codegen_target or "cython"
         b2.defaultclock.dt = self.cfg.dt * b2.ms
-        self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory)
+        self.objs = build_network(self.cfg, self.learning, self.n_presentations, record_input, record_inhibitory,
+                                  self.traces)
         ctrl, net = self.objs.ctrl, self.objs.net
 
         # simulate only the presentations needed: a chunk of 20 samples ends after ~20 presentations,
@@ -496,7 +502,7 @@ class Simulator:
         consumed = int(min(n_valid, round(sample)))
         counts, boosts = summarise_presentations(self.cfg, consumed, pres_sample, pres_boosts, spike_i, spike_t)
         return ChunkResult(consumed, counts, boosts, spike_i, spike_t, pres_sample, new_state,
-                           time.perf_counter() - t0, *extra, runaway=runaway > 0)
+                           time.perf_counter() - t0, extra[0], extra[1], runaway=runaway > 0, traces=extra[2])
 
     @property
     def spike_limit(self) -> float:
@@ -527,17 +533,24 @@ class Simulator:
 
         if self.backend != "runtime":
             # a run that stopped early (every sample shown) recorded fewer presentations than the last
-            # one: Brian2 then reads the monitor's 2-D arrays only if their recorded length is open
-            for var in o.presentations.variables.values():
-                if isinstance(getattr(var, "size", None), tuple) and len(var.size) == 2:
-                    var.size = (0, var.size[1])
+            # one: Brian2 then reads the monitors' 2-D arrays only if their recorded length is open
+            for mon in (o.presentations, o.traces):
+                for var in (mon.variables.values() if mon is not None else ()):
+                    if isinstance(getattr(var, "size", None), tuple) and len(var.size) == 2:
+                        var.size = (0, var.size[1])
         pres_start = offsets.get("presentations", 0)
         pres_sample = np.asarray(o.presentations.sample[0][pres_start:], dtype=int)
         pres_boosts = np.asarray(o.presentations.boosts[0][pres_start:], dtype=int)
         si, st = spikes(o.spikes_exc)
         extra = (spikes(o.spikes_input) if o.spikes_input is not None else None,
                  spikes(o.spikes_inh) if o.spikes_inh is not None else None)
-        return pres_sample, pres_boosts, si, st, extra
+        traces = None
+        if o.traces is not None:
+            start = offsets.get("traces", 0)
+            traces = {"t": np.asarray(o.traces.t[start:] / b2.second) - t_offset}
+            for var in self.traces.variables:
+                traces[var] = np.array(getattr(o.traces, var)[:, start:], dtype=float)
+        return pres_sample, pres_boosts, si, st, (*extra, traces)
 
     def _run_standalone(self, stim, n_valid, state, seed):
         o, device = self.objs, self._device
@@ -581,7 +594,7 @@ class Simulator:
                 stim, n_valid, state, seed)
         except RuntimeError as exc:
             raise cuda.run_failed(self._device.results_dir, exc) from None
-        extra = tuple(None if sp is None else cuda.sort_spikes(*sp) for sp in extra)
+        extra = (*(None if sp is None else cuda.sort_spikes(*sp) for sp in extra[:2]), extra[2])
         return (pres_sample, pres_boosts, *cuda.sort_spikes(si, st), new_state, extra, sample, runaway)
 
     def cleanup_run_args(self, lock=None):
@@ -628,6 +641,8 @@ class Simulator:
             o.syn_input.delay = o.syn_input.d[:]
         offsets = {m.name: len(m.i) for m in (o.spikes_exc, o.spikes_input, o.spikes_inh) if m is not None}
         offsets["presentations"] = len(o.presentations.t)
+        if o.traces is not None:
+            offsets["traces"] = len(o.traces.t)
         b2.seed(int(seed) % (2**32))
         with fpenv.flush_denormals() as self.flushes_subnormals:
             o.net.run(self.n_presentations * self.cfg.presentation_ms * b2.ms, namespace={})
