@@ -21,7 +21,7 @@ import numpy as np
 from . import checkpoint, readout
 from .compression import training as compression_training
 from .errors import UserError
-from .validation import check_labels
+from .validation import check_labels, show
 from .network.config import Config
 from .network.builder import input_weight_matrix
 from .network.simulator import Simulator, initial_state, rest_state
@@ -230,6 +230,7 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
         st.train(cfg, x, y, "runs/a", traces=st.Traces(("v", "theta"), (0,)),
                  on_chunk=lambda run, r: seen.append(r.traces["v"][0]))
     """
+    cfg = cfg.validate()  # a Config built in a notebook is checked (and its quantities made numbers) here
     x, y = to_unit(images), check_labels(labels, "training labels")
     if len(x) != len(y):
         raise UserError(f"{len(x)} images but {len(y)} labels")
@@ -256,8 +257,14 @@ def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) 
     """What differs between a saved run and the call resuming it (empty: the same run)."""
     old_cfg = {k: v for k, v in run.cfg.to_dict().items() if k != "name"}  # the name is only a label
     new_cfg = {k: v for k, v in cfg.to_dict().items() if k != "name"}
-    diff = [f"config '{k}': {old_cfg.get(k)!r} -> {new_cfg.get(k)!r}"
-            for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
+    diff = []
+    for k in sorted(set(old_cfg) | set(new_cfg)):
+        a, b = old_cfg.get(k), new_cfg.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):   # a section or a written-out rule: name its fields
+            diff += [f"config '{k}.{f}': {show(a.get(f))} -> {show(b.get(f))}"
+                     for f in sorted(set(a) | set(b)) if a.get(f) != b.get(f)]
+        elif a != b:
+            diff.append(f"config '{k}': {show(a)} -> {show(b)}")
     # the same config can name a model whose code was edited since (a built-in rule changed in a notebook)
     diff += model_changes(run.models, cfg.model_definitions())
     if run.seed != seed:

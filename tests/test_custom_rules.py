@@ -92,7 +92,7 @@ def test_resume_after_a_rule_edit_never_returns_the_old_weights(mnist, tmp_path,
     rule = brian2_docs_rule()
     experiment.train(small(rule), x, y, str(tmp_path / "b"), seed=0, quiet=True)
     rule["on_post"] = rule["on_post"].replace("apost += Apost", "apost += 2 * Apost")
-    with pytest.raises(st.UserError, match="differs from this one"):
+    with pytest.raises(st.UserError, match=r"differs from this one \(config 'rule.on_post'"):
         experiment.train(small(rule), x, y, str(tmp_path / "b"), seed=0, quiet=True)
 
 

@@ -27,3 +27,16 @@ def test_explore_network_notebook():
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_custom_models_notebook(tmp_path):
+    """The Brian2-docs rule, written verbatim, trains in standalone, shows traces, saves, and is
+    evaluated by a fresh CLI process (small sizes; embedded digits when no data is set)."""
+    nb = execute("custom_models.ipynb", timeout=900, env={"NB_NEURONS": "12", "NB_TRAIN": "40", "NB_TEST": "20",
+                                                           "NB_OUT": str(tmp_path / "run"),
+                                                           "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "accuracy" in text and "differs from this one" in text, text
+    assert sum(1 for o in outputs if "image/png" in o.get("data", {})) >= 2

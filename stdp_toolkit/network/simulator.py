@@ -333,6 +333,7 @@ class Simulator:
                  build_root: str | None = None, verbose: bool = False, traces: Traces | None = None):
         if backend not in BACKENDS:
             raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        cfg = cfg.validate()  # a Config built by hand is checked here (validating twice changes nothing)
         cfg.check_memory()  # every path that simulates (train, label, plot, report, sweep) passes here
         self.cfg, self.learning, self.backend = cfg, learning, backend
         self.n_presentations = int(n_presentations or cfg.chunk_presentations)
