@@ -22,6 +22,8 @@ _EXPORTS = {
     # configuration and models (models are data: equations as text, parameters with units)
     "Config": "stdp_toolkit.network.config",
     "NeuronModel": "stdp_toolkit.models",
+    "NEURONS": "stdp_toolkit.models",
+    "ADEX": "stdp_toolkit.models",
     "PlasticityRule": "stdp_toolkit.models",
     "RULES": "stdp_toolkit.models",
     "EXCITATORY": "stdp_toolkit.models",

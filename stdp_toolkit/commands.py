@@ -245,7 +245,8 @@ def make_figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir
                                      title=f"{e.name} input weights" if multi else "Input weights")
         name = f"receptive_fields_{e.name}.png" if multi else "receptive_fields.png"
         out.append(plots.save(fig, os.path.join(fig_dir, name)))
-    out.append(plots.save(plots.theta_histogram(run.state["theta"]), os.path.join(fig_dir, "theta.png")))
+    if "theta" in run.state:   # a neuron model without an adaptive threshold has none
+        out.append(plots.save(plots.theta_histogram(run.state["theta"]), os.path.join(fig_dir, "theta.png")))
     if "w_cross" in run.state and run.assignments is not None:
         from .network.builder import cross_weight_matrix
 

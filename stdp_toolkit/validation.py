@@ -203,6 +203,10 @@ def unknown_keys(keys, known) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 # model parameters by unit
 # ------------------------------------------------------------------------------------------------
+# units a model parameter may be declared in (Brian2 names)
+MODEL_UNITS = ("1", "ms", "second", "mV", "volt", "Hz", "pF", "farad", "nS", "siemens", "pA", "nA", "amp")
+
+
 def in_unit(name: str, value, unit: str):
     """A Brian2 quantity (``50*ms``) as a number in ``unit``; numbers pass through (they are in ``unit``)."""
     if not type(value).__module__.startswith("brian2"):

@@ -6,9 +6,17 @@ unit strings in ``units``, so configs (YAML) can override them without unit pars
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import brian2 as b2
+
+from ..errors import UserError
+
+# the variables a network needs from its excitatory neuron, by role, and their default names:
+# the input and cross-modal synapses add their weights to ``excitatory_input``, the inhibitory
+# neurons theirs to ``inhibitory_input`` (both dimensionless: conductance relative to the leak);
+# ``threshold`` is the adaptive threshold θ that learning raises (optional: no θ, no adaptation)
+DEFAULT_ROLES = {"excitatory_input": "ge", "inhibitory_input": "gi", "threshold": "theta"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,70 @@ class NeuronModel:
     frozen_equations: str = ""
     total_conductance: str = ""   # coefficient of -v in dv/dt * tau (see linearly_implicit)
     doc: dict = field(default_factory=dict)
+    initial: dict = field(default_factory=dict)   # variable -> starting value (an expression of the params)
+    roles: dict = field(default_factory=dict)     # role -> variable name, where it differs from DEFAULT_ROLES
+
+    @classmethod
+    def from_dict(cls, data, where: str = "neuron") -> "NeuronModel":
+        """A neuron written as a mapping (a config's ``neuron:`` section); one line for any mistake."""
+        from ..validation import MODEL_UNITS, show, unknown_keys
+
+        if not isinstance(data, dict):
+            raise UserError(f"{where} must be a built-in neuron name ({', '.join(NEURONS)}) or a mapping of neuron "
+                            f"fields, got {show(data)}")
+        known = {f.name for f in fields(cls)}
+        unknown = unknown_keys(data, known)
+        if unknown:
+            raise UserError(f"{where}: unknown field(s) {unknown}; a neuron has: {', '.join(sorted(known))}")
+        for key in ("name", "equations", "threshold"):
+            if not isinstance(data.get(key), str) or not data[key].strip():
+                raise UserError(f"{where} needs {key} (text), e.g. see stdp_toolkit.models.ADEX")
+        for key in known - {"params", "units", "doc", "initial", "roles"}:
+            if not isinstance(data.get(key, ""), str):
+                raise UserError(f"{where}.{key} must be text (Brian2 code or equations), got {show(data[key])}")
+        for key in ("params", "units", "doc", "initial", "roles"):
+            value = data.get(key, {})
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise UserError(f"{where}.{key} must be a mapping of names")
+        params = dict(data.get("params", {}))
+        units = {k: data.get("units", {}).get(k, "1") for k in params}
+        for key, unit in data.get("units", {}).items():
+            if key not in params:
+                raise UserError(f"{where}.units names {key!r}, which is not in {where}.params")
+            if unit not in MODEL_UNITS:
+                raise UserError(f"{where}.units.{key}: unknown unit {show(unit)}; use one of {', '.join(MODEL_UNITS)}")
+        bad_roles = sorted(set(data.get("roles", {})) - set(DEFAULT_ROLES))
+        if bad_roles:
+            raise UserError(f"{where}.roles: unknown role(s) {bad_roles}; the roles are {', '.join(DEFAULT_ROLES)}")
+        given = {k: v for k, v in data.items() if k not in ("params", "units")}
+        model = cls(**{"refractory": "0*ms", "reset": "", **given}, params={k: 0.0 for k in params}, units=units)
+        return model.with_params_from(where, params)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def role(self, name: str) -> str:
+        """The variable that plays ``name`` (see DEFAULT_ROLES)."""
+        return self.roles.get(name, DEFAULT_ROLES[name])
+
+    def state_variables(self, learning: bool) -> dict:
+        """Every variable the group's equations define (name -> dimension): what a run carries."""
+        from ..validation import equation_variables
+
+        return equation_variables(self.eqs(learning), f"neuron {self.name}: equations")
+
+    def initial_values(self) -> dict:
+        """``initial`` evaluated with the parameters: variable -> Brian2 quantity."""
+        names = {**{u: getattr(b2, u) for u in ("mV", "ms", "second", "volt", "Hz", "nS", "pA", "nA", "pF", "amp")},
+                 **self.namespace()}
+        values = {}
+        for var, expr in self.initial.items():
+            try:
+                values[var] = eval(str(expr), {"__builtins__": {}}, names)  # noqa: S307 (the user's own model)
+            except Exception as exc:
+                raise UserError(f"neuron {self.name}: initial value of {var} ({expr!r}) cannot be computed: "
+                                f"{' '.join(str(exc).split())}") from None
+        return values
 
     @property
     def section(self) -> str:
@@ -40,7 +112,10 @@ class NeuronModel:
 
     def with_params(self, **overrides) -> "NeuronModel":
         """The model with some parameters replaced; each checked in its unit (see stdp_toolkit.validation)."""
-        from ..errors import UserError
+        return self.with_params_from(self.section, overrides)
+
+    def with_params_from(self, section: str, overrides: dict) -> "NeuronModel":
+        """:meth:`with_params`, naming the config ``section`` the values come from in messages."""
         from ..validation import model_parameter, unknown_keys
 
         unknown = unknown_keys(overrides, self.params)
@@ -49,7 +124,7 @@ class NeuronModel:
                 f"unknown parameter(s) {unknown} for the {self.name} neuron; "
                 f"known: {sorted(self.params)}"
             )
-        checked = {k: model_parameter(self.section, k, v, self.units[k], *PARAM_LOWER_BOUNDS.get(k, (None,)))
+        checked = {k: model_parameter(section, k, v, self.units[k], *PARAM_LOWER_BOUNDS.get(k, (None,)))
                    for k, v in overrides.items()}
         return replace(self, params={**self.params, **checked})
 
@@ -84,7 +159,8 @@ class NeuronModel:
 
     def namespace(self) -> dict:
         """Parameters as Brian2 quantities, for the group's namespace."""
-        return {k: v * b2.Unit(1) if self.units[k] == "1" else v * getattr(b2, self.units[k]) for k, v in self.params.items()}
+        return {k: v * b2.Unit(1) if self.units.get(k, "1") == "1" else v * getattr(b2, self.units[k])
+                for k, v in self.params.items()}
 
 
 # config section of each model's parameter overrides (Config.excitatory, .inhibitory, .input)
@@ -122,6 +198,7 @@ dgi/dt = -gi / tau_gi : 1
         tau_m="ms", tau_ge="ms", tau_gi="ms", refractory_e="ms",
         theta_plus="mV", theta_offset="mV", tau_theta="ms",
     ),
+    initial=dict(v="v_rest - 40*mV"),
     doc=dict(
         theta="adaptive threshold: +theta_plus per spike, decays with tau_theta while learning, frozen at test",
         theta_offset="the firing threshold is v_thresh + theta - theta_offset (theta starts at 20 mV)",
@@ -147,6 +224,7 @@ dgi/dt = -gi / tau_gi : 1
         v_rest_i="mV", v_reset_i="mV", v_thresh_i="mV", E_exc="mV", E_inh_i="mV",
         tau_m_i="ms", tau_ge="ms", tau_gi="ms", refractory_i="ms",
     ),
+    initial=dict(v="v_rest_i - 40*mV"),
 )
 
 # Poisson input: one neuron per pixel. ``p`` (spike probability per time step, i.e. rate * dt) is
@@ -168,3 +246,38 @@ POISSON_INPUT = NeuronModel(
         t_on="presentation time of one sample", t_rest="silent time after each presentation",
     ),
 )
+
+# AdEx (Brette & Gerstner 2005: gL, EL, VT, DeltaT, a, b, tau_w of their cortical cell) with the
+# network's conductance inputs (ge, gi relative to the leak, as in the D&C neuron) and D&C's adaptive
+# threshold θ, which shifts the spike initiation (VT) and detection (V_peak) voltages while learning
+# (theta_plus 0 turns it off). C = gL x 100 ms gives D&C's membrane time constant, so the network's
+# weights keep their meaning; with their C = 281 pF (9.4 ms) the same weights drive ~1,000 spikes
+# per sample (measured), a runaway.
+ADEX = NeuronModel(
+    name="adex",
+    equations="""
+dv/dt = (gL * (EL - v) + gL * DeltaT * exp((v - VT - theta + theta_offset) / DeltaT) + gL * ge * (E_exc - v)
+         + gL * gi * (E_inh - v) - w_ad) / C : volt (unless refractory)
+dw_ad/dt = (a * (v - EL) - w_ad) / tau_w : amp
+dge/dt = -ge / tau_ge : 1
+dgi/dt = -gi / tau_gi : 1
+""",
+    threshold="v > V_peak + theta - theta_offset",
+    reset="v = V_reset\nw_ad += b",
+    refractory="refractory_e",
+    learning_equations="dtheta/dt = -theta / tau_theta : volt",
+    learning_reset="theta += theta_plus",
+    frozen_equations="theta : volt",
+    params=dict(C=3000.0, gL=30.0, EL=-70.6, VT=-50.4, DeltaT=2.0, V_peak=-40.4, V_reset=-70.6, a=4.0, b=0.0805,
+                tau_w=144.0, E_exc=0.0, E_inh=-100.0, tau_ge=1.0, tau_gi=2.0, refractory_e=5.0,
+                theta_plus=0.05, theta_offset=20.0, tau_theta=1e7),
+    units=dict(C="pF", gL="nS", EL="mV", VT="mV", DeltaT="mV", V_peak="mV", V_reset="mV", a="nS", b="nA",
+               tau_w="ms", E_exc="mV", E_inh="mV", tau_ge="ms", tau_gi="ms", refractory_e="ms",
+               theta_plus="mV", theta_offset="mV", tau_theta="ms"),
+    initial=dict(v="EL"),
+    doc=dict(w_ad="adaptation current: +b per spike, relaxes to a (v - EL) with tau_w",
+             theta="as in the D&C neuron; theta_plus 0 turns it off"),
+)
+
+# excitatory neuron models by name (Config.neuron)
+NEURONS = {"diehl_cook": EXCITATORY, "adex": ADEX}

@@ -49,7 +49,7 @@ class PlasticityRule:
     @classmethod
     def from_dict(cls, data, where: str = "rule") -> "PlasticityRule":
         """A rule written as a mapping (a config's ``rule:`` section); one line for any mistake."""
-        from ..validation import show, unknown_keys
+        from ..validation import MODEL_UNITS, show, unknown_keys
 
         if not isinstance(data, dict):
             raise UserError(f"{where} must be a rule name or a mapping of rule fields, got {show(data)}")
@@ -70,8 +70,8 @@ class PlasticityRule:
         for key, unit in units.items():
             if key not in data.get("params", {}):
                 raise UserError(f"{where}.units names {key!r}, which is not in {where}.params")
-            if unit not in _UNITS:
-                raise UserError(f"{where}.units.{key}: unknown unit {show(unit)}; use one of {', '.join(_UNITS)}")
+            if unit not in MODEL_UNITS:
+                raise UserError(f"{where}.units.{key}: unknown unit {show(unit)}; use one of {', '.join(MODEL_UNITS)}")
         rule = cls(**{k: v for k, v in data.items() if k not in ("params", "units")}, units=units)
         return rule.with_params_from(f"{where}.params", dict(data.get("params", {})), new=True)
 
@@ -144,7 +144,6 @@ class PlasticityRule:
         return replace(self, params=params, units=units, **code)
 
 
-_UNITS = ("1", "ms", "second", "mV", "volt", "Hz")
 
 # lower bounds of rule parameters beyond finiteness (validation.model_parameter): (low, exclusive)
 RULE_LOWER_BOUNDS = {"wmax": (0.0, True), "mu": (0.0,)}

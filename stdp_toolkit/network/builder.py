@@ -167,6 +167,7 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     """
     n_e, n_in = cfg.n_neurons, cfg.n_inputs
     exc_m, inh_m, inp_m, rule = cfg.excitatory_model(), cfg.inhibitory_model(), cfg.input_model(), cfg.plasticity()
+    g_exc = exc_m.role("excitatory_input")   # where the input and cross-modal synapses deliver their weights
     period = cfg.steps_per_presentation
     on_steps = int(round(inp_m.params["t_on"] / cfg.dt))
     pres_clock = b2.Clock(dt=period * cfg.dt * b2.ms, name="presentation_clock")
@@ -265,7 +266,7 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
     delay_var = "\nd : second (constant)" if cfg.delay_max > 0 else ""
     if learning:
         syn_model = "w : 1\nwsum_post = w : 1 (summed)" + (f"\n{rule.synapse}" if rule.synapse.strip() else "")
-        on_pre = "ge_post += w\n" + rule.on_pre
+        on_pre = f"{g_exc}_post += w\n" + rule.on_pre
         on_post = rule.on_post or None
         if prune:
             # Invariant: w == 0 wherever mask == 0 (the simulator zeroes pruned weights before a run).
@@ -277,7 +278,7 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
                 on_pre += "\nw = w * mask"
             on_post = (rule.on_post + "\n" if rule.on_post else "") + "w = w * mask\nc += x_in_pre"
     else:
-        syn_model, on_pre, on_post = "w : 1", "ge_post += w", None
+        syn_model, on_pre, on_post = "w : 1", f"{g_exc}_post += w", None
     syn_model += delay_var
     syn_input = b2.Synapses(inputs, exc, syn_model, on_pre=on_pre, on_post=on_post,
                             name="input_exc", namespace=rule.namespace() if learning else {})
@@ -293,7 +294,8 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
 
     syn_ei = b2.Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", namespace={"w_ei": cfg.w_ei})
     syn_ei.connect(j="i")
-    syn_ie = b2.Synapses(inh, exc, on_pre="gi_post += w_ie", name="inh_exc", namespace={"w_ie": cfg.w_ie})
+    syn_ie = b2.Synapses(inh, exc, on_pre=f"{exc_m.role('inhibitory_input')}_post += w_ie", name="inh_exc",
+                         namespace={"w_ie": cfg.w_ie})
     # lateral inhibition stays inside an ensemble: ensembles compete only within themselves
     syn_ie.connect(condition="i != j and ensemble_pre == ensemble_post" if multi else "i != j")
     syn_cross = None
@@ -301,9 +303,9 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
         # Cross-modal synapses only excite (ge, like the input synapses; weights clipped to
         # [0, wmax]) and are not normalised; they learn with their own rule and parameters.
         if learning:
-            c_model, c_pre, c_post = "w : 1", "ge_post += w\n" + cross.on_pre, cross.on_post or None
+            c_model, c_pre, c_post = "w : 1", f"{g_exc}_post += w\n" + cross.on_pre, cross.on_post or None
         else:
-            c_model, c_pre, c_post = "w : 1", "ge_post += w", None
+            c_model, c_pre, c_post = "w : 1", f"{g_exc}_post += w", None
         syn_cross = b2.Synapses(exc, exc, c_model, on_pre=c_pre, on_post=c_post, name="cross_modal",
                                 namespace=cross.namespace() if learning else {})
         ci, cj = cross_connectivity(cfg)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .. import validation as V
 from ..errors import UserError
-from ..models import EXCITATORY, INHIBITORY, POISSON_INPUT, get_rule
+from ..models import INHIBITORY, NEURONS, POISSON_INPUT, NeuronModel, get_rule
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ class Config:
     n_neurons: int = 100
     n_inputs: int = 784
     dt: float = 0.5                      # ms
-    excitatory: dict = field(default_factory=dict)   # overrides of EXCITATORY.params
+    # the excitatory neuron: a built-in name (models.NEURONS: diehl_cook, adex) or the model itself,
+    # written out as a mapping of NeuronModel fields (equations as text); it is saved with the run
+    neuron: str | dict = "diehl_cook"
+    excitatory: dict = field(default_factory=dict)   # overrides of the excitatory neuron's params
     inhibitory: dict = field(default_factory=dict)   # overrides of INHIBITORY.params
     input: dict = field(default_factory=dict)        # overrides of POISSON_INPUT.params
     # STDP rule of the input synapses: a built-in name (models.RULES) or the rule itself, written
@@ -100,7 +103,16 @@ class Config:
 
     # ---- derived models -------------------------------------------------------------------------
     def excitatory_model(self):
-        return self._integrated(EXCITATORY.with_params(**self.excitatory))
+        if isinstance(self.neuron, NeuronModel):
+            base = self.neuron
+        elif isinstance(self.neuron, dict):
+            base = NeuronModel.from_dict(self.neuron)
+        elif isinstance(self.neuron, str) and self.neuron in NEURONS:
+            base = NEURONS[self.neuron]
+        else:
+            raise UserError(f"config value neuron must be one of {', '.join(NEURONS)} or a neuron written out as a "
+                            f"mapping (equations, threshold, reset, params, units); got {V.show(self.neuron)}")
+        return self._integrated(base.with_params_from("excitatory", self.excitatory))
 
     def inhibitory_model(self):
         return self._integrated(INHIBITORY.with_params(**self.inhibitory))
@@ -255,6 +267,19 @@ class Config:
         """A rule given as a PlasticityRule object is stored as its fields (plain data, like YAML)."""
         from ..models import PlasticityRule
 
+        if isinstance(self.neuron, NeuronModel):
+            self.neuron = self.neuron.to_dict()
+        if isinstance(self.neuron, dict):   # quantities as numbers, and the roles the network needs
+            self.neuron = {**self.neuron, "params": NeuronModel.from_dict(self.neuron).params}
+        exc = self.excitatory_model()
+        have = exc.state_variables(learning=True)
+        for role in ("excitatory_input", "inhibitory_input"):
+            name = exc.role(role)
+            if name not in have or not have[name].is_dimensionless:
+                raise UserError(f"neuron {exc.name!r} needs a dimensionless variable {name!r} for its role {role} "
+                                f"(the {'input' if role == 'excitatory_input' else 'inhibitory'} synapses add their "
+                                f"weights to it, a conductance relative to the leak): declare it, e.g. "
+                                f"d{name}/dt = -{name} / tau_{name} : 1, or name another one in roles: {{{role}: ...}}")
         if isinstance(self.rule, PlasticityRule):
             self.rule = self.rule.to_dict()
         if isinstance(self.rule, dict):
@@ -312,10 +337,10 @@ class Config:
         if self.method == "exponential_euler":
             return
         taus = {}
-        for model, membrane in ((exc, "tau_m"), (inh, "tau_m_i")):
+        for model, section, membrane in ((exc, "excitatory", "tau_m"), (inh, "inhibitory", "tau_m_i")):
             for key, unit in model.units.items():
                 if unit == "ms" and key.startswith("tau") and not (key == membrane and self.method == "implicit_euler"):
-                    taus[f"{model.section}.{key}"] = model.params[key]
+                    taus[f"{section}.{key}"] = model.params[key]
         # the rule's post traces live in the excitatory group (its pre traces in the exactly integrated inputs)
         for key, value in rule.params.items():
             if key.startswith("tau") and rule.units.get(key) == "ms" and re.search(rf"\b{key}\b", rule.post_trace):
@@ -332,7 +357,9 @@ class Config:
 
     def _validate_weights(self, exc, inh, rule) -> None:
         """Weights are conductance steps relative to the leak: >= 0, and one spike's step stable."""
-        g_exc = V.max_conductance_step(exc.params["tau_m"], self.dt, self.method)
+        # (a neuron without tau_m is not a D&C membrane: only the arithmetic bound applies)
+        g_exc = V.max_conductance_step(exc.params["tau_m"], self.dt, self.method) if "tau_m" in exc.params \
+            else V.MAX_CONDUCTANCE
         g_inh = V.max_conductance_step(inh.params["tau_m_i"], self.dt, self.method)
         if self.method == "euler":
             fix = ("weights are conductance steps relative to the leak, and with method euler one spike's step w "

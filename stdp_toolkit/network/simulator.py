@@ -106,17 +106,18 @@ def default_build_root() -> str:
 # state
 # ------------------------------------------------------------------------------------------------
 def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, object]]:
-    """Carried state: key -> (group attribute, variable, unit)."""
-    variables = {
-        "w": ("syn_input", "w", 1),
-        "theta": ("exc", "theta", b2.volt),
-        "v_exc": ("exc", "v", b2.volt),
-        "ge_exc": ("exc", "ge", 1),
-        "gi_exc": ("exc", "gi", 1),
-        "v_inh": ("inh", "v", b2.volt),
-        "ge_inh": ("inh", "ge", 1),
-        "gi_inh": ("inh", "gi", 1),
-    }
+    """Carried state: key -> (group attribute, variable, unit).
+
+    Derived from the models' equations: every variable of the excitatory and inhibitory neurons
+    (keys ``<var>_exc``, ``<var>_inh``; the adaptive threshold is ``theta``), the input weights
+    and delays, and every variable the rules add.
+    """
+    variables = {"w": ("syn_input", "w", 1)}
+    exc = cfg.excitatory_model()
+    for group, model, suffix in (("exc", exc, "_exc"), ("inh", cfg.inhibitory_model(), "_inh")):
+        for name, dim in model.state_variables(learning and group == "exc").items():
+            key = "theta" if group == "exc" and name == exc.role("threshold") else name + suffix
+            variables[key] = (group, name, _unit(dim))
     if cfg.delay_max > 0:
         variables["delay"] = ("syn_input", "d", b2.second)
     if cfg.has_cross_modal:
@@ -131,7 +132,7 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
                 if name in variables:
                     raise UserError(f"rule {cfg.plasticity().name!r}: its variable {name!r} ({where}) has the name of "
                                     "another variable the network carries; rename it")
-                variables[name] = (owners[where], name, b2.Quantity(1, dim=dim) if dim.is_dimensionless is False else 1)
+                variables[name] = (owners[where], name, _unit(dim))
         if cfg.prunes:
             for name, owner in (("mask", "syn_input"), ("c", "syn_input"), ("x_int", "inputs")):
                 if name in variables:
@@ -141,20 +142,27 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
     return variables
 
 
+def _unit(dim):
+    return 1 if dim.is_dimensionless else b2.Quantity(1, dim=dim)
+
+
 def initial_state(cfg: Config, seed: int) -> dict[str, np.ndarray]:
-    """Fresh network: random input weights and delays (seeded), θ = theta_init, v at rest - 40 mV."""
+    """Fresh network: random input weights and delays (seeded), θ = theta_init, every neuron
+    variable at its model's ``initial`` value (D&C: v at rest - 40 mV) or 0."""
     rng = np.random.default_rng(seed)
     n_syn, n = cfg.n_input_synapses, cfg.n_neurons
-    exc, inh = cfg.excitatory_model().params, cfg.inhibitory_model().params
     state = {
         "w": (rng.random(n_syn) + 0.01) * cfg.w_init,
         "delay": rng.random(n_syn) * cfg.delay_max * 1e-3,
-        "theta": np.full(n, cfg.theta_init * 1e-3),
-        "v_exc": np.full(n, (exc["v_rest"] - 40.0) * 1e-3),
-        "v_inh": np.full(n, (inh["v_rest_i"] - 40.0) * 1e-3),
     }
-    for key in ("ge_exc", "gi_exc", "ge_inh", "gi_inh"):
-        state[key] = np.zeros(n)
+    exc = cfg.excitatory_model()
+    for model, suffix in ((exc, "_exc"), (cfg.inhibitory_model(), "_inh")):
+        start = model.initial_values()
+        for name in model.state_variables(learning=True):
+            if model is exc and name == exc.role("threshold"):
+                state["theta"] = np.full(n, cfg.theta_init * 1e-3)
+            else:
+                state[name + suffix] = np.full(n, float(start[name]) if name in start else 0.0)
     if cfg.has_cross_modal:
         # drawn after the input weights, so adding cross-modal synapses leaves those unchanged
         n_cross = len(cross_connectivity(cfg)[0])
@@ -309,20 +317,21 @@ def brian2_reason(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _models_written_by_user(cfg: Config, learning: bool):
-    """A rule written in the config that Brian2 cannot build (an unknown name, a wrong unit, a
-    name clash, code the compiler rejects) is the user's mistake: one line naming the rule. A
+    """A rule or neuron written in the config that Brian2 cannot build (an unknown name, a wrong
+    unit, a name clash, code the compiler rejects) is the user's mistake: one line naming it. A
     failure with the built-in models stays a traceback (a bug of the toolkit)."""
     try:
         yield
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        rules = [cfg.rule, cfg.cross_modal_settings()["rule"] if cfg.has_cross_modal else None]
-        written = [r["name"] for r in rules if isinstance(r, dict)]
-        if not (learning and written):
+        rules = [cfg.rule, cfg.cross_modal_settings()["rule"] if cfg.has_cross_modal else None] if learning else []
+        written = [f"rule {r['name']!r}" for r in rules if isinstance(r, dict)]
+        written += [f"neuron {cfg.neuron['name']!r}"] if isinstance(cfg.neuron, dict) else []
+        if not written:
             raise
-        raise UserError(f"rule {', '.join(map(repr, written))} does not build: {brian2_reason(exc)}; check its "
-                        "equations, code, parameters and units (see docs/python-api.md)") from None
+        raise UserError(f"{' or '.join(written)} does not build: {brian2_reason(exc)}; check the equations, code, "
+                        "parameters and units (see docs/python-api.md)") from None
 
 
 class Simulator:

@@ -1,5 +1,5 @@
-"""Rules written by the user, as Brian2's documentation writes them: they build on both backends,
-carry every variable from chunk to chunk, are saved with the run, and are checked by their code."""
+"""Models written by the user, as Brian2's documentation writes them (rules and neurons): they build
+on both backends, carry every variable from chunk to chunk, are saved with the run, and are checked by their code."""
 import os
 import subprocess
 import sys
@@ -223,3 +223,88 @@ def test_train_records_traces_and_calls_back_after_every_chunk(mnist, tmp_path, 
     assert -0.2 < r.traces["v"].min() and r.traces["v"].max() < 0.0           # volts, below the reset peak
     rises = np.diff(r.traces["theta"][0]) > 1e-9
     assert rises.sum() == np.count_nonzero(r.spike_i == 0)                     # one θ step per spike of neuron 0
+
+
+ADEX_EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "networks", "examples", "adex.yaml")
+
+
+def test_adex_adds_b_to_its_adaptation_current_at_every_spike():
+    """Brette & Gerstner 2005: each spike resets v to V_reset and adds b to w_ad, which then relaxes
+    towards a (v - EL) with tau_w (checked with the model's own equations, driven by a fixed ge)."""
+    model = st.Config(neuron="adex", excitatory={"theta_plus": 0.0}).validate().excitatory_model()
+    b2.start_scope()
+    b2.set_device("runtime")
+    ns = model.namespace()
+    g = b2.NeuronGroup(1, model.eqs(learning=True), threshold=model.threshold, reset=model.reset_code(True),
+                       refractory=model.refractory, method=model.method, namespace=ns)
+    g.v, g.theta, g.ge = ns["EL"], ns["theta_offset"], 2.0
+    g.run_regularly("ge = 2.0", when="start")                      # a constant drive
+    mon = b2.StateMonitor(g, ["w_ad", "v"], record=0)
+    spikes = b2.SpikeMonitor(g)
+    b2.run(300 * b2.ms)
+    steps = np.round(np.asarray(spikes.t / b2.defaultclock.dt)).astype(int)
+    assert len(steps) >= 3
+    w = np.asarray(mon.w_ad[0])
+    jumps = w[steps + 1] - w[steps]                                  # across the reset
+    np.testing.assert_allclose(jumps, float(ns["b"]), rtol=0.02)
+    # and each reset puts v at V_reset
+    np.testing.assert_allclose(np.asarray(mon.v[0])[steps + 1], float(ns["V_reset"]), atol=2e-3)
+
+
+def test_adex_learns_on_both_backends_and_its_adaptation_crosses_chunks(mnist, tmp_path):
+    """The same written-out neuron on runtime and standalone: equal statistics (here equal values);
+    its adaptation current is carried, so a resumed run ends bit for bit as one uninterrupted run."""
+    data = yaml.safe_load(open(ADEX_EXAMPLE))
+    cfg = st.Config(name="adex", n_neurons=12, chunk_presentations=20, label_samples=20,
+                    neuron=data["neuron"]).validate()
+    x = mnist[0][:10].reshape(10, -1) / 255.0
+    state = fill_state(cfg, initial_state(cfg, 2), True)
+    rt, sa = (Simulator(cfg, learning=True, backend=b).run(x, state, seed=4) for b in ("runtime", "standalone"))
+    assert rt.consumed == sa.consumed > 0
+    mean_rt, mean_sa = rt.counts.sum(1).mean(), sa.counts.sum(1).mean()
+    assert 1 <= mean_sa < 100 and abs(mean_rt - mean_sa) <= max(1.0, 0.2 * mean_sa)
+    assert np.any(sa.state["w_ad_exc"] > 0)
+
+    xs, ys = mnist[0][:45], mnist[1][:45]
+    whole = experiment.train(cfg, xs, ys, str(tmp_path / "whole"), seed=1, quiet=True)
+    experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
+    split = experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True)
+    for key in ("w", "w_ad_exc", "v_exc", "theta"):
+        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    assert experiment.load(str(tmp_path / "whole")).cfg.excitatory_model().name == "my_adex"
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda n: n.update(equations=n["equations"].replace("dge/dt = -ge / tau_ge : 1", "")), ["'ge'", "excitatory_input"]),
+    (lambda n: n.update(roles={"excitatory_input": "g_e"}), ["'g_e'"]),
+    (lambda n: n.update(roles={"dopamine": "d"}), ["unknown role"]),
+    (lambda n: n["units"].update(C="mF"), ["unknown unit"]),
+    (lambda n: n.update(threshold="v > nowhere"), ["neuron 'my_adex' does not build", "nowhere"]),
+    (lambda n: n["units"].update(tau_w="mV"), ["does not build", "units"]),
+    (lambda n: n.update(initial={"v": "EL +"}), ["initial value of v"]),
+])
+def test_a_bad_neuron_is_one_line_naming_the_problem(change, words):
+    neuron = yaml.safe_load(open(ADEX_EXAMPLE))["neuron"]
+    change(neuron)
+    with pytest.raises(st.UserError) as err:
+        cfg = st.Config(name="bad", n_neurons=4, chunk_presentations=2, neuron=neuron).validate()
+        Simulator(cfg, learning=True, backend="runtime").run(np.zeros((1, 784)), initial_state(cfg, 0), seed=0)
+    for w in words:
+        assert w in str(err.value), err.value
+    assert "\n" not in str(err.value)
+
+
+def test_the_adex_example_config_trains_and_evaluates_through_the_cli(tmp_path):
+    data = yaml.safe_load(open(ADEX_EXAMPLE))
+    data.update(n_neurons=12, chunk_presentations=20, label_samples=20)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if k != "STDP_DATA_DIR"}
+    cli = [sys.executable, "-m", "stdp_toolkit.cli"]
+    out = str(tmp_path / "run")
+    done = subprocess.run(cli + ["train", str(cfg), "--train-samples", "30", "--out", out, "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    ev = subprocess.run(cli + ["evaluate", out, "--test-samples", "20", "--quiet"], env=env, capture_output=True,
+                        text=True, timeout=900)
+    assert ev.returncode == 0 and "Traceback" not in ev.stderr, ev.stderr
