@@ -244,13 +244,20 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
 
 
 def model_changes(old: dict, new: dict, which=None) -> list[str]:
-    """Fields that differ between two sets of model definitions (empty when ``old`` is unknown)."""
+    """Fields that differ between two sets of model definitions (empty when ``old`` is unknown).
+
+    Only the fields ``old`` recorded count: a field added to the models by a later version holds
+    its default, which the old definition meant too."""
     if not old:
         return []
-    return [f"{kind} model '{old[kind].get('name', kind) if kind in old else kind}' {f} changed"
-            for kind in (which or sorted(set(old) | set(new)))
-            for f in sorted(set(old.get(kind, {})) | set(new.get(kind, {})))
-            if old.get(kind, {}).get(f) != new.get(kind, {}).get(f)]
+    changed = []
+    for kind in which or sorted(set(old) | set(new)):
+        if (kind in old) != (kind in new):
+            changed.append(f"{kind} model {'added' if kind in new else 'removed'}")
+            continue
+        a, b = old.get(kind, {}), new.get(kind, {})
+        changed += [f"{kind} model '{a.get('name', kind)}' {f} changed" for f in sorted(a) if a[f] != b.get(f)]
+    return changed
 
 
 def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) -> list[str]:

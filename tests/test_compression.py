@@ -69,7 +69,7 @@ def test_empty_section_means_no_compression_and_the_same_build():
 
     def k(cfg, learning):
         s = fake()
-        s.cfg, s.learning, s.n_presentations = cfg, learning, 100
+        s.cfg, s.learning, s.n_presentations, s.traces = cfg, learning, 100, None
         return key(s, False, False)
 
     assert k(plain, False) == k(comp, False)

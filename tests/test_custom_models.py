@@ -308,3 +308,18 @@ def test_the_adex_example_config_trains_and_evaluates_through_the_cli(tmp_path):
     ev = subprocess.run(cli + ["evaluate", out, "--test-samples", "20", "--quiet"], env=env, capture_output=True,
                         text=True, timeout=900)
     assert ev.returncode == 0 and "Traceback" not in ev.stderr, ev.stderr
+
+
+def test_the_build_key_follows_the_generated_code_not_the_names():
+    """A frozen network ignores every learning setting (one compiled evaluation network serves
+    runs that differ only in their rule); a rule edited under its own name is another build."""
+    def key(cfg, learning):
+        s = type("S", (), {})()
+        s.cfg, s.learning, s.n_presentations, s.traces = cfg.validate(), learning, 100, None
+        return Simulator._key(s, False, False)
+
+    a, b = st.Config(n_neurons=10), st.Config(n_neurons=10, rule="power_law", rule_params={"eta": 0.02})
+    assert key(a, False) == key(b, False) and key(a, True) != key(b, True)
+    edited = {**st.RULES["dc_trace"].to_dict(), "on_post": "w = clip(w + nu_post * x_in_pre, 0, wmax)"}
+    assert key(st.Config(n_neurons=10, rule=edited), True) != key(a, True)
+    assert key(st.Config(n_neurons=10, neuron="adex"), False) != key(a, False)

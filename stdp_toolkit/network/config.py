@@ -39,6 +39,7 @@ METHODS = ("euler", "exponential_euler", "implicit_euler")
 # cross-modal synapses (multimodal networks): defaults of the ``cross_modal`` config section
 CROSS_MODAL_DEFAULTS = dict(rule="power_law", rule_params={}, w_init=0.0)
 
+
 def _code_fields(model: dict) -> dict:
     """A model's definition without its prose (``doc``, ``description``): what the code depends on."""
     return {k: v for k, v in model.items() if k not in ("doc", "description")}
@@ -242,7 +243,7 @@ class Config:
             setattr(self, key, V.integer(key, getattr(self, key), low=0, low_open=positive))
         for section in ("excitatory", "inhibitory", "input", "rule_params", "compression"):
             V.string_keys(section, getattr(self, section))
-        self._written_out_rules()
+        self._written_out_models()
         self._validate_ensembles()    # the network's sizes are derived from them
         self.method = V.choice("method", self.method, METHODS)
         self._keep_number("dt", V.number("dt", self.dt, low=0.0, low_open=True, unit="ms"))
@@ -263,8 +264,9 @@ class Config:
         self._validate_sizes()
         return self
 
-    def _written_out_rules(self) -> None:
-        """A rule given as a PlasticityRule object is stored as its fields (plain data, like YAML)."""
+    def _written_out_models(self) -> None:
+        """A neuron or rule given as an object is stored as its fields (plain data, like YAML), its
+        quantities as numbers; the roles and traces the network needs from it are checked."""
         from ..models import PlasticityRule
 
         if isinstance(self.neuron, NeuronModel):
