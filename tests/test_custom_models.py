@@ -41,8 +41,7 @@ def test_event_driven_rule_changes_a_weight_by_the_textbook_amount():
     syn.w = 0.5
     b2.run(20 * b2.ms)
     assert syn.w[0] == pytest.approx(0.5 + 0.01 * np.exp(-10 / 20), rel=1e-9)
-
-
+@pytest.mark.slow
 def test_written_out_rule_builds_the_same_network_on_both_backends(mnist):
     """Same stimuli, weights and seed: runtime (cython) and C++ standalone give the same spikes and
     the same per-synapse traces; event-driven update times are carried relative to the chunk end."""
@@ -60,8 +59,7 @@ def test_written_out_rule_builds_the_same_network_on_both_backends(mnist):
         assert np.all(sa.state["lastupdate"] <= 0)  # relative to where the chunk stopped
     assert np.count_nonzero(sa.state["apre"]) > 0
     assert np.corrcoef((rt.state["w"] - state["w"]), (sa.state["w"] - state["w"]))[0, 1] > 0.8
-
-
+@pytest.mark.slow
 def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
     """Interrupted after one chunk and resumed, it ends exactly as one uninterrupted run: every
     variable of the rule (apre, apost and Brian2's lastupdate) crosses the chunk boundary."""
@@ -75,8 +73,7 @@ def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
         np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
     saved = experiment.load(str(tmp_path / "whole"))
     assert saved.cfg.rule["name"] == "brian2_docs" and saved.models["rule"]["synapse"] == cfg.plasticity().synapse
-
-
+@pytest.mark.slow
 def test_resume_after_a_rule_edit_never_returns_the_old_weights(mnist, tmp_path, monkeypatch):
     """A built-in rule edited in place (same name, same config) is another model: resume stops
     with the change named instead of returning the finished run's weights."""
@@ -132,8 +129,7 @@ def test_a_retired_simulator_and_raw_pixels_are_refused_with_the_fix():
     second = Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
     with pytest.raises(st.UserError, match="divide 0-255 images by 255"):
         second.run(np.full((1, 784), 255.0), initial_state(cfg, 0), seed=0)
-
-
+@pytest.mark.slow
 def test_the_example_config_trains_evaluates_and_reloads_through_the_cli(tmp_path):
     """The written-out rule travels in the checkpoint: a fresh process evaluates the run from its
     folder alone (embedded digits; no registration step)."""
@@ -206,6 +202,7 @@ def test_triplet_rule_gives_the_textbook_weight_changes(name):
     assert both == pytest.approx(r1 * p["A2_plus"] - p["A2_minus"] * 0, rel=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["runtime", "standalone"])
 def test_train_records_traces_and_calls_back_after_every_chunk(mnist, tmp_path, backend):
     """v and θ of two neurons, recorded inside the compiled program too, reach a per-chunk callback
@@ -249,8 +246,7 @@ def test_adex_adds_b_to_its_adaptation_current_at_every_spike():
     np.testing.assert_allclose(jumps, float(ns["b"]), rtol=0.02)
     # and each reset puts v at V_reset
     np.testing.assert_allclose(np.asarray(mon.v[0])[steps + 1], float(ns["V_reset"]), atol=2e-3)
-
-
+@pytest.mark.slow
 def test_adex_learns_on_both_backends_and_its_adaptation_crosses_chunks(mnist, tmp_path):
     """The same written-out neuron on runtime and standalone: equal statistics (here equal values);
     its adaptation current is carried, so a resumed run ends bit for bit as one uninterrupted run."""
@@ -292,8 +288,7 @@ def test_a_bad_neuron_is_one_line_naming_the_problem(change, words):
     for w in words:
         assert w in str(err.value), err.value
     assert "\n" not in str(err.value)
-
-
+@pytest.mark.slow
 def test_the_adex_example_config_trains_and_evaluates_through_the_cli(tmp_path):
     data = yaml.safe_load(open(ADEX_EXAMPLE))
     data.update(n_neurons=12, chunk_presentations=20, label_samples=20)

@@ -29,6 +29,7 @@ def test_explore_network_notebook():
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
 
 
+@pytest.mark.slow
 def test_custom_models_notebook(tmp_path):
     """The Brian2-docs rule, written verbatim, trains in standalone, shows traces, saves, and is
     evaluated by a fresh CLI process (small sizes; embedded digits when no data is set)."""
