@@ -41,6 +41,8 @@ def test_event_driven_rule_changes_a_weight_by_the_textbook_amount():
     syn.w = 0.5
     b2.run(20 * b2.ms)
     assert syn.w[0] == pytest.approx(0.5 + 0.01 * np.exp(-10 / 20), rel=1e-9)
+
+
 @pytest.mark.slow
 def test_written_out_rule_builds_the_same_network_on_both_backends(mnist):
     """Same stimuli, weights and seed: runtime (cython) and C++ standalone give the same spikes and
@@ -59,6 +61,8 @@ def test_written_out_rule_builds_the_same_network_on_both_backends(mnist):
         assert np.all(sa.state["lastupdate"] <= 0)  # relative to where the chunk stopped
     assert np.count_nonzero(sa.state["apre"]) > 0
     assert np.corrcoef((rt.state["w"] - state["w"]), (sa.state["w"] - state["w"]))[0, 1] > 0.8
+
+
 @pytest.mark.slow
 def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
     """Interrupted after one chunk and resumed, it ends exactly as one uninterrupted run: every
@@ -73,6 +77,8 @@ def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
         np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
     saved = experiment.load(str(tmp_path / "whole"))
     assert saved.cfg.rule["name"] == "brian2_docs" and saved.models["rule"]["synapse"] == cfg.plasticity().synapse
+
+
 @pytest.mark.slow
 def test_resume_after_a_rule_edit_never_returns_the_old_weights(mnist, tmp_path, monkeypatch):
     """A built-in rule edited in place (same name, same config) is another model: resume stops
@@ -129,24 +135,6 @@ def test_a_retired_simulator_and_raw_pixels_are_refused_with_the_fix():
     second = Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
     with pytest.raises(st.UserError, match="divide 0-255 images by 255"):
         second.run(np.full((1, 784), 255.0), initial_state(cfg, 0), seed=0)
-@pytest.mark.slow
-def test_the_example_config_trains_evaluates_and_reloads_through_the_cli(tmp_path):
-    """The written-out rule travels in the checkpoint: a fresh process evaluates the run from its
-    folder alone (embedded digits; no registration step)."""
-    data = yaml.safe_load(open(EXAMPLE))
-    data.update(n_neurons=12, chunk_presentations=20, label_samples=20)
-    cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(yaml.safe_dump(data))
-    env = {k: v for k, v in os.environ.items() if k != "STDP_DATA_DIR"}
-    cli = [sys.executable, "-m", "stdp_toolkit.cli"]
-    out = str(tmp_path / "run")
-    done = subprocess.run(cli + ["train", str(cfg), "--train-samples", "30", "--out", out, "--quiet"], env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr
-    ev = subprocess.run(cli + ["evaluate", out, "--test-samples", "20", "--quiet"], env=env, capture_output=True,
-                        text=True, timeout=900)
-    assert ev.returncode == 0 and "Traceback" not in ev.stderr, ev.stderr
-    assert "accuracy" in ev.stdout.lower()
 
 
 def test_the_flat_api_exports_what_a_notebook_needs():
@@ -246,6 +234,8 @@ def test_adex_adds_b_to_its_adaptation_current_at_every_spike():
     np.testing.assert_allclose(jumps, float(ns["b"]), rtol=0.02)
     # and each reset puts v at V_reset
     np.testing.assert_allclose(np.asarray(mon.v[0])[steps + 1], float(ns["V_reset"]), atol=2e-3)
+
+
 @pytest.mark.slow
 def test_adex_learns_on_both_backends_and_its_adaptation_crosses_chunks(mnist, tmp_path):
     """The same written-out neuron on runtime and standalone: equal statistics (here equal values);
@@ -288,9 +278,14 @@ def test_a_bad_neuron_is_one_line_naming_the_problem(change, words):
     for w in words:
         assert w in str(err.value), err.value
     assert "\n" not in str(err.value)
+
+
 @pytest.mark.slow
-def test_the_adex_example_config_trains_and_evaluates_through_the_cli(tmp_path):
-    data = yaml.safe_load(open(ADEX_EXAMPLE))
+@pytest.mark.parametrize("example", [EXAMPLE, ADEX_EXAMPLE], ids=["brian2-docs-rule", "adex-neuron"])
+def test_an_example_config_trains_evaluates_and_reloads_through_the_cli(tmp_path, example):
+    """The written-out rule or neuron travels in the checkpoint: a fresh process evaluates the run
+    from its folder alone (embedded digits; no registration step)."""
+    data = yaml.safe_load(open(example))
     data.update(n_neurons=12, chunk_presentations=20, label_samples=20)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(yaml.safe_dump(data))
@@ -303,6 +298,7 @@ def test_the_adex_example_config_trains_and_evaluates_through_the_cli(tmp_path):
     ev = subprocess.run(cli + ["evaluate", out, "--test-samples", "20", "--quiet"], env=env, capture_output=True,
                         text=True, timeout=900)
     assert ev.returncode == 0 and "Traceback" not in ev.stderr, ev.stderr
+    assert "accuracy" in ev.stdout.lower()
 
 
 def test_the_build_key_follows_the_generated_code_not_the_names():
