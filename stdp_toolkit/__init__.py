@@ -24,6 +24,7 @@ _EXPORTS = {
     "NeuronModel": "stdp_toolkit.models",
     "NEURONS": "stdp_toolkit.models",
     "ADEX": "stdp_toolkit.models",
+    "IZHIKEVICH": "stdp_toolkit.models",
     "PlasticityRule": "stdp_toolkit.models",
     "RULES": "stdp_toolkit.models",
     "EXCITATORY": "stdp_toolkit.models",

@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="run directory (checkpoint, metrics.json, figures)")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
+    p.add_argument("--init-from", metavar="RUN_DIR",
+                   help="warm start: begin with the weights, θ and state of a trained run (same network sizes; "
+                        "the config may change rule, neuron and learning settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -102,19 +105,20 @@ def _write_metrics(run_dir: str, update: dict) -> dict:
     return metrics
 
 
-def train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples=None, source=""):
+def train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples=None, source="", init_from=None):
     with checkpoint.run_lock(out):
         return _train_and_label(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet,
-                                label_samples=label_samples, source=source)
+                                label_samples=label_samples, source=source, init_from=init_from)
 
 
-def _train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples, source):
+def _train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples, source, init_from):
     from . import experiment
 
     if not resume:
         experiment.reset_run_dir(out)
     experiment.read_metrics(out)  # a damaged metrics.json stops the command before the work, not after
-    run = experiment.train(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet)
+    run = experiment.train(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet,
+                           init_from=init_from)
     n_label = min(label_samples or cfg.label_samples, len(x))
     t0 = time.perf_counter()
     run = experiment.label(run, x[:n_label], y[:n_label], backend=backend, quiet=quiet,
@@ -122,7 +126,7 @@ def _train_and_label(cfg, x, y, out, *, seed, backend, resume, quiet, label_samp
     run.save(out)
     total = len(x) * cfg.epochs
     metrics = _write_metrics(out, dict(
-        config=cfg.name, n_neurons=cfg.n_neurons, rule=cfg.rule, backend=backend, seed=seed,
+        config=cfg.name, n_neurons=cfg.n_neurons, rule=cfg.plasticity().name, backend=backend, seed=seed,
         train_samples=len(x), epochs=cfg.epochs, samples_seen=run.samples_seen,
         train_seconds=run.train_seconds, seconds_per_sample=run.train_seconds / max(1, total),
         build_seconds=run.extra.get("build_seconds_train"), label_samples=n_label,
@@ -140,6 +144,9 @@ def cmd_train(args) -> int:
 
     cfg = Config.load(args.config)
     check_output_dir(args.out)
+    if args.init_from is not None and os.path.abspath(args.init_from) == os.path.abspath(args.out):
+        raise UserError("--init-from names the run folder itself; to go on training a run, leave --init-from out "
+                        "(train resumes from --out)")
     if cfg.ensembles:
         from . import multimodal
 
@@ -150,8 +157,8 @@ def cmd_train(args) -> int:
         x, y, source = _load(args.data_dir, "train", args.train_samples)
     run, metrics = train_and_label(cfg, x, y, args.out, seed=args.seed, backend=args.backend,
                                    resume=not args.no_resume, quiet=args.quiet,
-                                   label_samples=args.label_samples, source=source)
-    print(f"trained {cfg.name} ({cfg.n_neurons} neurons, rule {cfg.rule}) on {len(x)} samples from {source}")
+                                   label_samples=args.label_samples, source=source, init_from=args.init_from)
+    print(f"trained {cfg.name} ({cfg.n_neurons} neurons, rule {cfg.plasticity().name}) on {len(x)} samples from {source}")
     print(f"{metrics['seconds_per_sample'] * 1e3:.1f} ms per training sample ({args.backend}); "
           f"run directory: {args.out}")
     return 0

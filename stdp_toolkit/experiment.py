@@ -24,7 +24,7 @@ from .errors import UserError
 from .validation import check_labels, show
 from .network.config import Config
 from .network.builder import input_weight_matrix
-from .network.simulator import Simulator, initial_state, rest_state
+from .network.simulator import Simulator, fill_state, initial_state, rest_state
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
@@ -215,7 +215,7 @@ def curve_block(n_samples: int) -> int:
 # ------------------------------------------------------------------------------------------------
 def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, seed: int = 0,
           backend: str = "standalone", resume: bool = True, quiet: bool = False, codegen_target: str | None = None,
-          stop_after_chunks: int | None = None, on_chunk=None, traces=None) -> RunState:
+          stop_after_chunks: int | None = None, on_chunk=None, traces=None, init_from=None) -> RunState:
     """Train on ``images`` for ``cfg.epochs`` epochs, checkpointing after every chunk.
 
     Labels are not used for learning: they only feed the running-accuracy curve.
@@ -224,11 +224,17 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
     ``traces`` such as ``Traces(("v", "theta"), (0, 1, 2))``, the recorded state variables).
     ``stop_after_chunks`` ends the call early (to test resuming).
 
+    ``init_from`` (a run folder or a :class:`RunState`) warm-starts a new run: it begins with that
+    run's weights, θ and every other variable both networks carry, under ``cfg``'s settings (a
+    changed rule, learning rate or neuron parameter). Variables only the new network has start fresh;
+    the run records which (``run.extra["warm_start"]``).
+
     Example::
 
         seen = []
         st.train(cfg, x, y, "runs/a", traces=st.Traces(("v", "theta"), (0,)),
                  on_chunk=lambda run, r: seen.append(r.traces["v"][0]))
+        st.train(cfg.replace(rule_params={"nu_post": 0.005}), x, y, "runs/a-slower", init_from="runs/a")
     """
     cfg = cfg.validate()  # a Config built in a notebook is checked (and its quantities made numbers) here
     x, y = to_unit(images), check_labels(labels, "training labels")
@@ -238,9 +244,42 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
         raise UserError("no training samples: give --train-samples > 0")
     cfg.check_memory()
     data = checkpoint.data_identity("training data", images, y)
+    source = None
+    if init_from is not None:
+        source = init_from if isinstance(init_from, RunState) else RunState.load(str(init_from))
     with checkpoint.run_lock(run_dir):
         return _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks,
-                      on_chunk, traces)
+                      on_chunk, traces, source)
+
+
+def _source_identity(source: RunState) -> dict:
+    """What identifies a warm start's source: its progress and its weights."""
+    import hashlib
+
+    w = np.ascontiguousarray(source.state["w"], dtype=np.float64)
+    return {"config": source.cfg.name, "samples_seen": source.samples_seen,
+            "w_sha256": hashlib.sha256(w.tobytes()).hexdigest()}
+
+
+def warm_state(cfg: Config, seed: int, source: RunState) -> tuple[dict, dict]:
+    """``cfg``'s starting state taken from ``source`` wherever both networks carry a variable, and
+    the record of it (source identity; variables taken, started fresh, and left: those only the
+    source carries, such as the traces of a rule the new network does not use)."""
+    state = fill_state(cfg, initial_state(cfg, seed), True)
+    taken, fresh = [], []
+    for key, value in state.items():
+        old = source.state.get(key)
+        if old is None:
+            fresh.append(key)
+            continue
+        if np.shape(old) != np.shape(value):
+            raise UserError(f"warm start from run {source.cfg.name!r}: its '{key}' has {np.size(old):,} values, this "
+                            f"network needs {np.size(value):,}; a warm start keeps the network's sizes (n_neurons, "
+                            "n_inputs, ensembles), so change only rule, neuron and learning settings")
+        state[key] = np.array(old, dtype=float)
+        taken.append(key)
+    left = sorted(set(source.state) - set(state))
+    return state, {"source": _source_identity(source), "taken": taken, "fresh": fresh, "left": left}
 
 
 def model_changes(old: dict, new: dict, which=None) -> list[str]:
@@ -260,7 +299,8 @@ def model_changes(old: dict, new: dict, which=None) -> list[str]:
     return changed
 
 
-def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) -> list[str]:
+def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict,
+                     source: RunState | None = None) -> list[str]:
     """What differs between a saved run and the call resuming it (empty: the same run)."""
     old_cfg = {k: v for k, v in run.cfg.to_dict().items() if k != "name"}  # the name is only a label
     new_cfg = {k: v for k, v in cfg.to_dict().items() if k != "name"}
@@ -280,16 +320,23 @@ def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict) 
         diff.append(f"training samples: {run.train_samples} -> {n}")
     elif run.data is not None and run.data.get("sha256") != data["sha256"]:
         diff.append("training data: same size, other content (another --data-dir or data set)")
+    if source is not None:
+        started = run.extra.get("warm_start", {}).get("source")
+        now = _source_identity(source)
+        if started != now:
+            diff.append("warm start: " + (f"from run {started['config']!r} at {started['samples_seen']:,} samples"
+                                          if started else "none") +
+                        f" -> from run {now['config']!r} at {now['samples_seen']:,} samples")
     return diff
 
 
 def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks,
-           on_chunk=None, traces=None) -> RunState:
+           on_chunk=None, traces=None, source=None) -> RunState:
     checkpoint.remove_stale_temporaries(run_dir)
     path = os.path.join(run_dir, CHECKPOINT)
     if resume and os.path.exists(path):
         run = RunState.load(run_dir)
-        diff = _resume_mismatch(run, cfg, seed, len(x), data)
+        diff = _resume_mismatch(run, cfg, seed, len(x), data, source)
         if diff:
             shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
             raise UserError(f"{run_dir} holds a run that differs from this one ({shown}); use the same settings "
@@ -301,6 +348,8 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
     else:
         run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend,
                        data=data)
+        if source is not None:
+            run.state, run.extra["warm_start"] = warm_state(cfg, seed, source)
     total = len(x) * cfg.epochs
     compress = cfg.compression_settings() is not None
     if run.samples_seen >= total:

@@ -236,6 +236,30 @@ def test_adex_adds_b_to_its_adaptation_current_at_every_spike():
     np.testing.assert_allclose(np.asarray(mon.v[0])[steps + 1], float(ns["V_reset"]), atol=2e-3)
 
 
+def test_izhikevich_rests_at_vr_and_resets_to_c_adding_d():
+    """Izhikevich 2007 (ch. 8): without input v = vr, u = 0 is a fixed point; under a constant drive
+    each spike is cut off at vpeak, and the reset sets v = c and adds d to u."""
+    model = st.Config(neuron="izhikevich", excitatory={"theta_plus": 0.0}).validate().excitatory_model()
+    b2.start_scope()
+    b2.set_device("runtime")
+    ns = model.namespace()
+    g = b2.NeuronGroup(2, model.eqs(learning=True), threshold=model.threshold, reset=model.reset_code(True),
+                       refractory=model.refractory, method=model.method, namespace=ns)
+    g.v, g.theta = ns["vr"], ns["theta_offset"]
+    g.run_regularly("ge = 3.0 * i", when="start")                 # neuron 0 has no input, neuron 1 a constant one
+    mon = b2.StateMonitor(g, ["u", "v"], record=True)                        # at the start of each step
+    peak = b2.StateMonitor(g, "v", record=1, when="after_thresholds")      # after the step's update
+    spikes = b2.SpikeMonitor(g)
+    b2.run(300 * b2.ms)
+    assert np.ptp(np.asarray(mon.v[0])) == 0 and np.all(np.asarray(mon.u[0]) == 0)
+    steps = np.round(np.asarray(spikes.t[spikes.i == 1] / b2.defaultclock.dt)).astype(int)
+    assert len(steps) >= 3 and np.all(np.asarray(peak.v[0])[steps] > float(ns["vpeak"]))
+    assert np.all(np.delete(np.asarray(peak.v[0]), steps) <= float(ns["vpeak"]))
+    u = np.asarray(mon.u[1])
+    np.testing.assert_allclose(u[steps + 1] - u[steps], float(ns["d"]), rtol=0.05)
+    np.testing.assert_allclose(np.asarray(mon.v[1])[steps + 1], float(ns["c"]), atol=1e-3)
+
+
 @pytest.mark.slow
 def test_adex_learns_on_both_backends_and_its_adaptation_crosses_chunks(mnist, tmp_path):
     """The same written-out neuron on runtime and standalone: equal statistics (here equal values);
@@ -280,6 +304,28 @@ def test_a_bad_neuron_is_one_line_naming_the_problem(change, words):
     assert "\n" not in str(err.value)
 
 
+def test_only_the_users_own_unused_objects_are_warned_about():
+    """Brian2 warns about an object deleted before it ran; a toolkit network dropped unused, or one whose
+    build stopped at a mistake in the user's model, stays quiet, while the user's own group still warns."""
+    import gc
+
+    from brian2.utils.logger import catch_logs
+
+    neuron = yaml.safe_load(open(ADEX_EXAMPLE))["neuron"]
+    bad = st.Config(name="bad", n_neurons=4, chunk_presentations=2, neuron={**neuron, "threshold": "v > nowhere"})
+    with catch_logs() as logs:
+        with pytest.raises(st.UserError):
+            Simulator(bad.validate(), learning=True, backend="runtime").run(np.zeros((1, 784)),
+                                                                         initial_state(bad, 0), seed=0)
+        sim = Simulator(st.Config(name="ok", n_neurons=4, chunk_presentations=2).validate(), learning=False,
+                        backend="runtime")
+        del sim
+        b2.NeuronGroup(1, "v : 1", name="users_own_group")
+        gc.collect()
+    unused = [msg for _, name, msg in logs if name.endswith("unused_brian_object")]
+    assert len(unused) == 1 and "users_own_group" in unused[0], unused
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("example", [EXAMPLE, ADEX_EXAMPLE], ids=["brian2-docs-rule", "adex-neuron"])
 def test_an_example_config_trains_evaluates_and_reloads_through_the_cli(tmp_path, example):
@@ -314,3 +360,61 @@ def test_the_build_key_follows_the_generated_code_not_the_names():
     edited = {**st.RULES["dc_trace"].to_dict(), "on_post": "w = clip(w + nu_post * x_in_pre, 0, wmax)"}
     assert key(st.Config(n_neurons=10, rule=edited), True) != key(a, True)
     assert key(st.Config(n_neurons=10, neuron="adex"), False) != key(a, False)
+
+
+@pytest.mark.slow
+def test_inhibitory_stdp_learns_on_both_backends_and_its_weights_are_carried(mnist, tmp_path):
+    """Vogels' rule on the I->E synapses: the weights move on both backends alike, a run split into
+    chunks ends bit for bit as one run (weights and per-synapse traces), and evaluation uses them."""
+    cfg = st.Config(name="istdp", n_neurons=12, chunk_presentations=20, label_samples=20,
+                    inhibitory_rule="vogels", inhibitory_rule_params={"eta": 0.5}).validate()
+    x = mnist[0][:10].reshape(10, -1) / 255.0
+    state = fill_state(cfg, initial_state(cfg, 2), True)
+    rt, sa = (Simulator(cfg, learning=True, backend=b).run(x, state, seed=4) for b in ("runtime", "standalone"))
+    assert rt.consumed == sa.consumed > 0
+    for r in (rt, sa):
+        assert r.state["w_ie"].shape == (12 * 11,) and np.any(r.state["w_ie"] != cfg.w_ie)
+    np.testing.assert_allclose(rt.state["w_ie"].mean(), sa.state["w_ie"].mean(), rtol=0.05)
+
+    xs, ys = mnist[0][:45], mnist[1][:45]
+    whole = experiment.train(cfg, xs, ys, str(tmp_path / "whole"), seed=1, quiet=True)
+    experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
+    split = experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True)
+    for key in ("w", "w_ie", "ie_Apre", "ie_Apost", "ie_lastupdate", "theta"):
+        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    frozen = Simulator(cfg, learning=False, backend="runtime")
+    r = frozen.run(x[:2], experiment.rest_state(cfg, whole.state), seed=0)
+    np.testing.assert_array_equal(np.asarray(frozen.objs.syn_ie.w[:]), whole.state["w_ie"])
+    assert r.consumed == 2
+
+
+def test_a_warm_start_takes_every_shared_variable_and_names_the_rest(tmp_path):
+    """A warm start begins with the source run's arrays (here after a rule change: the triplet rule's
+    traces start fresh, dc_trace's are left), and refuses another network size with the fix."""
+    cfg = st.Config(name="src", n_neurons=6, chunk_presentations=10, label_samples=10).validate()
+    source = experiment.RunState(cfg=cfg, seed=0, state=fill_state(cfg, initial_state(cfg, 7), True), samples_seen=50)
+    source.state["theta"] = source.state["theta"] + 0.003
+    new = cfg.replace(rule="triplet")
+    state, record = experiment.warm_state(new, 1, source)
+    for key in ("w", "theta", "delay", "v_exc"):
+        np.testing.assert_array_equal(state[key], source.state[key], err_msg=key)
+    assert {"r1", "r2", "o1", "o2"} <= set(record["fresh"]) and {"x_out1", "x_out2"} <= set(record["left"])
+    assert record["source"]["samples_seen"] == 50
+    with pytest.raises(st.UserError, match="n_neurons"):
+        experiment.warm_state(cfg.replace(n_neurons=8), 0, source)
+
+
+def test_a_warm_started_run_resumes_only_from_the_same_source(mnist, tmp_path):
+    """The source's identity is saved: resuming with another source (here a run trained further) stops."""
+    cfg = st.Config(name="warm", n_neurons=6, chunk_presentations=10, label_samples=10).validate()
+    x, y = mnist[0][:10], mnist[1][:10]
+    src = experiment.train(cfg, x, y, str(tmp_path / "a"), quiet=True, backend="runtime")
+    slower = cfg.replace(rule_params={"nu_post": 0.005})
+    b = experiment.train(slower, x, y, str(tmp_path / "b"), quiet=True, backend="runtime", init_from=str(tmp_path / "a"))
+    assert b.extra["warm_start"]["source"]["samples_seen"] == src.samples_seen and "w" in b.extra["warm_start"]["taken"]
+    assert not np.array_equal(b.state["w"], src.state["w"])
+    more = cfg.replace(epochs=2)
+    experiment.train(more, x, y, str(tmp_path / "a2"), quiet=True, backend="runtime", init_from=src)
+    with pytest.raises(st.UserError, match="warm start"):
+        experiment.train(slower, x, y, str(tmp_path / "b"), quiet=True, backend="runtime",
+                         init_from=str(tmp_path / "a2"))

@@ -29,7 +29,7 @@ def run_pair(rule, pre_ms, post_ms, w0=0.5, t_end=60.0):
 
     pre = group(pre_ms, rule.pre_trace, rule.pre_trace_reset, "pre")
     post = group(post_ms, rule.post_trace, rule.post_trace_reset, "post")
-    syn = b2.Synapses(pre, post, "w : 1", on_pre="ge_post += w\n" + rule.on_pre, on_post=rule.on_post or None,
+    syn = b2.Synapses(pre, post, "w : 1\n" + rule.synapse, on_pre="ge_post += w\n" + rule.on_pre, on_post=rule.on_post or None,
                       namespace=rule.namespace())
     syn.connect()
     syn.w = w0
@@ -78,6 +78,19 @@ def test_additive_and_multiplicative_rules():
     assert w == pytest.approx(0.8 + mul.params["a_plus"] * decay(5, 20) * 0.2, rel=1e-9)
     w, _ = run_pair(mul, [20], [15], w0=0.8)
     assert w == pytest.approx(0.8 - mul.params["a_minus"] * decay(5, 20) * 0.8, rel=1e-9)
+
+
+def test_vogels_window_is_symmetric_and_a_lone_pre_spike_depresses_by_alpha():
+    """Vogels et al. 2011: a pair 5 ms apart in either order changes w by eta (exp(-5/tau) - alpha),
+    alpha = 2 rho0 tau; a presynaptic spike alone by -eta alpha (the target-rate term)."""
+    rule = get_rule("vogels")
+    p = rule.params
+    alpha = 2 * p["rho0"] * p["tau_istdp"] * 1e-3
+    for pre, post in (([10], [15]), ([15], [10])):
+        w, _ = run_pair(rule, pre, post, w0=5.0)
+        assert w == pytest.approx(5.0 + p["eta"] * (decay(5, p["tau_istdp"]) - alpha), rel=1e-9)
+    w, _ = run_pair(rule, [10], [], w0=5.0)
+    assert w == pytest.approx(5.0 - p["eta"] * alpha, rel=1e-9)
 
 
 @pytest.mark.parametrize("name", sorted(RULES))

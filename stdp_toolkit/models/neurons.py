@@ -279,5 +279,37 @@ dgi/dt = -gi / tau_gi : 1
              theta="as in the D&C neuron; theta_plus 0 turns it off"),
 )
 
+# Izhikevich's regular-spiking cell in the form of his 2007 book (ch. 8: C, k, vr, vt, vpeak, a, b, c, d),
+# with the network's conductance inputs and D&C's adaptive threshold θ, which shifts the instability
+# point vt and the spike cut-off vpeak while learning (theta_plus 0 turns it off). The inputs are scaled
+# by gL = k (vt - vr), the membrane's slope conductance at rest, and C = gL x 100 ms: near rest the cell
+# is D&C's 100 ms leaky integrator, so the network's weights keep their meaning (the book's C = 100 pF
+# gives 7 ms, and the same input drives too little depolarisation to reach vt).
+IZHIKEVICH = NeuronModel(
+    name="izhikevich",
+    equations="""
+dv/dt = (k * (v - vr) * (v - vt - theta + theta_offset) / mV - u + gL * ge * (E_exc - v) + gL * gi * (E_inh - v)) / C : volt (unless refractory)
+du/dt = a * (b * (v - vr) - u) : amp
+dge/dt = -ge / tau_ge : 1
+dgi/dt = -gi / tau_gi : 1
+""",
+    threshold="v > vpeak + theta - theta_offset",
+    reset="v = c\nu += d",
+    refractory="refractory_e",
+    learning_equations="dtheta/dt = -theta / tau_theta : volt",
+    learning_reset="theta += theta_plus",
+    frozen_equations="theta : volt",
+    params=dict(C=1400.0, k=0.7, vr=-60.0, vt=-40.0, vpeak=35.0, a=30.0, b=-2.0, c=-50.0, d=100.0, gL=14.0,
+                E_exc=0.0, E_inh=-100.0, tau_ge=1.0, tau_gi=2.0, refractory_e=5.0,
+                theta_plus=0.05, theta_offset=20.0, tau_theta=1e7),
+    units=dict(C="pF", k="nS", vr="mV", vt="mV", vpeak="mV", a="Hz", b="nS", c="mV", d="pA", gL="nS",
+               E_exc="mV", E_inh="mV", tau_ge="ms", tau_gi="ms", refractory_e="ms",
+               theta_plus="mV", theta_offset="mV", tau_theta="ms"),
+    initial=dict(v="vr"),
+    doc=dict(u="recovery current: +d per spike, relaxes to b (v - vr) at rate a",
+             k="slope of the quadratic I-V curve, per mV of (v - vr)",
+             theta="as in the D&C neuron; theta_plus 0 turns it off"),
+)
+
 # excitatory neuron models by name (Config.neuron)
-NEURONS = {"diehl_cook": EXCITATORY, "adex": ADEX}
+NEURONS = {"diehl_cook": EXCITATORY, "adex": ADEX, "izhikevich": IZHIKEVICH}

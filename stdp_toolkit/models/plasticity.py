@@ -240,7 +240,23 @@ TRIPLET = _triplet("triplet", "+= 1", "Triplet STDP (Pfister & Gerstner 2006), a
 TRIPLET_NEAREST = _triplet("triplet_nearest", "= 1", "Triplet STDP (Pfister & Gerstner 2006), nearest-spike "
                            "interactions: every trace is set to 1 at a spike instead of incremented.")
 
-RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE, TRIPLET, TRIPLET_NEAREST)}
+# Inhibitory STDP (Vogels et al. 2011, as in Brian2's examples/frompapers/Vogels_et_al_2011.py) for the
+# I->E synapses (Config.inhibitory_rule): near-coincident pre and post spikes strengthen inhibition,
+# each presynaptic spike alone weakens it by alpha = 2 rho0 tau_istdp, so a neuron's inhibition settles
+# where it fires at the target rate rho0. The traces are per synapse (inhibitory spikes are few).
+VOGELS = PlasticityRule(
+    name="vogels",
+    description="Inhibitory STDP (Vogels et al. 2011) for I->E synapses: dw = eta (x_post - 2 rho0 tau_istdp) at a "
+                "pre spike, eta x_pre at a post spike; inhibition settles where the neuron fires at rho0.",
+    synapse="dApre/dt = -Apre / tau_istdp : 1 (event-driven)\ndApost/dt = -Apost / tau_istdp : 1 (event-driven)",
+    on_pre="Apre += 1\nw = " + _CLIP.format(expr="w + eta * (Apost - 2 * rho0 * tau_istdp)"),
+    on_post="Apost += 1\nw = " + _CLIP.format(expr="w + eta * Apre"),
+    # Vogels' tau and target rate; eta and wmax in the network's units (w_ie = 17, relative to the leak)
+    params=dict(eta=0.1, rho0=3.0, tau_istdp=20.0, wmax=100.0),
+    units=dict(rho0="Hz", tau_istdp="ms"),
+)
+
+RULES = {r.name: r for r in (DC_TRACE, POWER_LAW, ADDITIVE, MULTIPLICATIVE, TRIPLET, TRIPLET_NEAREST, VOGELS)}
 
 
 def get_rule(name, section: str = "rule_params", /, **params) -> PlasticityRule:

@@ -164,7 +164,27 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
 
     Weights, delays and state are placeholders here: the simulator sets them before each run
     (``run_args`` in standalone mode), so one compiled binary serves every chunk of a run.
+
+    The objects are marked as the network's at once. Brian2 warns about an object deleted before it
+    ran in a network (a user's forgotten monitor); for the toolkit's own objects (a simulator dropped
+    unused, a build stopped by an error in the user's model) that warning would only point at
+    toolkit internals.
     """
+    before = {id(ref()) for ref in b2.BrianObject.__instances__()}
+    try:
+        objs = _build_network(cfg, learning, n_presentations, record_input, record_inhibitory, traces)
+    except BaseException:
+        for ref in b2.BrianObject.__instances__():
+            obj = ref()
+            if obj is not None and id(obj) not in before and getattr(obj, "_network", 0) is None:
+                obj._network = "build failed"
+        raise
+    for obj in objs.net.objects:
+        obj._network = objs.net.id      # what Network.before_run sets
+    return objs
+
+
+def _build_network(cfg, learning, n_presentations, record_input, record_inhibitory, traces) -> NetworkObjects:
     n_e, n_in = cfg.n_neurons, cfg.n_inputs
     exc_m, inh_m, inp_m, rule = cfg.excitatory_model(), cfg.inhibitory_model(), cfg.input_model(), cfg.plasticity()
     g_exc = exc_m.role("excitatory_input")   # where the input and cross-modal synapses deliver their weights
@@ -294,8 +314,15 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
 
     syn_ei = b2.Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", namespace={"w_ei": cfg.w_ei})
     syn_ei.connect(j="i")
-    syn_ie = b2.Synapses(inh, exc, on_pre=f"{exc_m.role('inhibitory_input')}_post += w_ie", name="inh_exc",
-                         namespace={"w_ie": cfg.w_ie})
+    g_inh = exc_m.role("inhibitory_input")
+    inh_rule = cfg.inhibitory_plasticity()
+    if inh_rule is None:     # fixed weights: one constant, no per-synapse variable
+        syn_ie = b2.Synapses(inh, exc, on_pre=f"{g_inh}_post += w_ie", name="inh_exc", namespace={"w_ie": cfg.w_ie})
+    elif learning:
+        syn_ie = b2.Synapses(inh, exc, "w : 1\n" + inh_rule.synapse, on_pre=f"{g_inh}_post += w\n" + inh_rule.on_pre,
+                             on_post=inh_rule.on_post or None, name="inh_exc", namespace=inh_rule.namespace())
+    else:
+        syn_ie = b2.Synapses(inh, exc, "w : 1", on_pre=f"{g_inh}_post += w", name="inh_exc")
     # lateral inhibition stays inside an ensemble: ensembles compete only within themselves
     syn_ie.connect(condition="i != j and ensemble_pre == ensemble_post" if multi else "i != j")
     syn_cross = None

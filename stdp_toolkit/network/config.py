@@ -78,7 +78,11 @@ class Config:
     w_init: float = 0.3                  # initial input weights: (U[0,1) + 0.01) * w_init
     delay_max: float = 10.0              # ms; input->E delays drawn from U[0, delay_max]
     w_ei: float = 10.4                   # E->I one-to-one
-    w_ie: float = 17.0                   # I->E all but the partner
+    w_ie: float = 17.0                   # I->E all but the partner (the initial weight when they learn)
+    # plasticity of the I->E synapses: "" (fixed weights w_ie), a built-in rule name (vogels) or a rule
+    # written out; its traces are per-synapse equations (see Config.inhibitory_plasticity)
+    inhibitory_rule: str | dict = ""
+    inhibitory_rule_params: dict = field(default_factory=dict)
     norm_total: float = 78.0             # each neuron's input weights sum to this before a sample (0: off)
     theta_init: float = 20.0             # mV
     min_spikes: int = 5                  # fewer excitatory spikes -> show again, brighter
@@ -128,6 +132,25 @@ class Config:
 
     def plasticity(self):
         return get_rule(self.rule, **self.rule_params)
+
+    @property
+    def plastic_inhibition(self) -> bool:
+        return bool(self.inhibitory_rule)
+
+    def inhibitory_plasticity(self):
+        """The I->E rule (None: fixed weights). Its traces are per-synapse (``synapse`` equations):
+        the neuron groups' traces belong to the input rule, and inhibitory spikes are few."""
+        if not self.plastic_inhibition:
+            if self.inhibitory_rule_params:
+                raise UserError("config section inhibitory_rule_params is set but inhibitory_rule is empty (fixed I->E "
+                                "weights); set inhibitory_rule (e.g. vogels) or remove inhibitory_rule_params")
+            return None
+        rule = get_rule(self.inhibitory_rule, "inhibitory_rule_params", **self.inhibitory_rule_params)
+        if rule.pre_trace or rule.post_trace or rule.pre_trace_reset or rule.post_trace_reset:
+            raise UserError(f"inhibitory_rule {rule.name!r}: the I->E rule keeps its traces in each synapse; move "
+                            "pre_trace/post_trace into its synapse equations, e.g. "
+                            "'dApre/dt = -Apre / tau : 1 (event-driven)', updated in on_pre/on_post (see rule vogels)")
+        return rule
 
     def compression_settings(self):
         """Parsed ``compression`` section, or None when it is empty."""
@@ -179,6 +202,8 @@ class Config:
             models["rule"] = self.plasticity()
             if self.has_cross_modal:
                 models["cross_rule"] = self.cross_plasticity()
+            if self.plastic_inhibition:
+                models["inhibitory_rule"] = self.inhibitory_plasticity()
         return {k: _code_fields(asdict(m)) for k, m in models.items()}
 
     @property
@@ -241,7 +266,7 @@ class Config:
             if key in ("n_neurons", "n_inputs") and self.ensembles and isinstance(self.ensembles, list):
                 continue   # the sums over the ensembles (checked there)
             setattr(self, key, V.integer(key, getattr(self, key), low=0, low_open=positive))
-        for section in ("excitatory", "inhibitory", "input", "rule_params", "compression"):
+        for section in ("excitatory", "inhibitory", "input", "rule_params", "inhibitory_rule_params", "compression"):
             V.string_keys(section, getattr(self, section))
         self._written_out_models()
         self._validate_ensembles()    # the network's sizes are derived from them
@@ -254,8 +279,9 @@ class Config:
         # replace what was given (a Brian2 quantity such as 50*ms becomes 50.0, in the model's unit)
         exc, inh = self.excitatory_model(), self.inhibitory_model()
         rule = self.plasticity()
+        inh_rule = self.inhibitory_plasticity()
         for section, model in (("excitatory", exc), ("inhibitory", inh), ("input", self.input_model()),
-                               ("rule_params", rule)):
+                               ("rule_params", rule), ("inhibitory_rule_params", inh_rule)):
             setattr(self, section, {k: model.params[k] for k in getattr(self, section)})
         self.compression_settings()
         self._validate_timing()
@@ -286,6 +312,11 @@ class Config:
             self.rule = self.rule.to_dict()
         if isinstance(self.rule, dict):
             self.rule = {**self.rule, "params": get_rule(self.rule).params}   # quantities as numbers
+        if isinstance(self.inhibitory_rule, PlasticityRule):
+            self.inhibitory_rule = self.inhibitory_rule.to_dict()
+        if isinstance(self.inhibitory_rule, dict):
+            self.inhibitory_rule = {**self.inhibitory_rule,
+                                    "params": get_rule(self.inhibitory_rule, "inhibitory_rule_params").params}
         if isinstance(self.cross_modal, dict) and isinstance(self.cross_modal.get("rule"), PlasticityRule):
             self.cross_modal["rule"] = self.cross_modal["rule"].to_dict()
         if isinstance(self.cross_modal, dict) and isinstance(self.cross_modal.get("rule"), dict):
@@ -376,6 +407,8 @@ class Config:
         self._keep_number("w_init", weight("w_init", self.w_init, g_exc / 1.01, low_open=True))
         self._keep_number("w_ei", weight("w_ei", self.w_ei, g_inh))
         self._keep_number("w_ie", weight("w_ie", self.w_ie, g_exc))
+        if self.plastic_inhibition and "wmax" in self.inhibitory_plasticity().params:
+            weight("inhibitory_rule_params.wmax", self.inhibitory_plasticity().params["wmax"], g_exc)
         if "wmax" in rule.params:
             weight("rule_params.wmax", rule.params["wmax"], g_exc)
         # normalisation sets each neuron's input weights to sum to norm_total: their mean must be a stable step

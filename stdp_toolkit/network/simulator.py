@@ -124,6 +124,11 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
         variables["w_cross"] = ("syn_cross", "w", 1)
         if learning:
             variables["x_cross"] = ("exc", "x_cross", 1)
+    if cfg.plastic_inhibition:
+        variables["w_ie"] = ("syn_ie", "w", 1)
+        if learning:   # the I->E rule's per-synapse variables, as ie_<name>
+            for name, dim in cfg.inhibitory_plasticity().state_variables()["synapse"].items():
+                variables[f"ie_{name}"] = ("syn_ie", name, _unit(dim))
     if learning:
         # every variable the rule adds, wherever it lives (see PlasticityRule.state_variables)
         owners = {"pre": "inputs", "post": "exc", "synapse": "syn_input"}
@@ -167,6 +172,8 @@ def initial_state(cfg: Config, seed: int) -> dict[str, np.ndarray]:
         # drawn after the input weights, so adding cross-modal synapses leaves those unchanged
         n_cross = len(cross_connectivity(cfg)[0])
         state["w_cross"] = rng.random(n_cross) * cfg.cross_modal_settings()["w_init"]
+    if cfg.plastic_inhibition:
+        state["w_ie"] = np.full(cfg.n_lateral_synapses, float(cfg.w_ie))
     return state
 
 
@@ -175,7 +182,8 @@ def fill_state(cfg: Config, state: dict, learning: bool) -> dict[str, np.ndarray
     full = dict(state)
     for key, (group, _, _) in state_variables(cfg, learning).items():
         if key not in full:
-            size = {"inputs": cfg.n_inputs, "syn_input": cfg.n_input_synapses}.get(group, cfg.n_neurons)
+            size = {"inputs": cfg.n_inputs, "syn_input": cfg.n_input_synapses,
+                    "syn_ie": cfg.n_lateral_synapses}.get(group, cfg.n_neurons)
             if group == "syn_cross":
                 size = len(cross_connectivity(cfg)[0])
             full[key] = np.ones(size) if key == "mask" else np.zeros(size)
@@ -192,7 +200,7 @@ def rest_state(cfg: Config, state: dict) -> dict[str, np.ndarray]:
     and give exactly the sequential result.
     """
     fresh = initial_state(cfg, 0)
-    keep = {k: state[k] for k in ("w", "theta", "delay", "w_cross") if k in state}
+    keep = {k: state[k] for k in ("w", "theta", "delay", "w_cross", "w_ie") if k in state}
     return {**{k: v for k, v in fresh.items() if k not in ("w", "delay")}, **keep}
 
 
@@ -325,7 +333,8 @@ def _models_written_by_user(cfg: Config, learning: bool):
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        rules = [cfg.rule, cfg.cross_modal_settings()["rule"] if cfg.has_cross_modal else None] if learning else []
+        rules = [cfg.rule, cfg.cross_modal_settings()["rule"] if cfg.has_cross_modal else None,
+                 cfg.inhibitory_rule] if learning else []
         written = [f"rule {r['name']!r}" for r in rules if isinstance(r, dict)]
         written += [f"neuron {cfg.neuron['name']!r}"] if isinstance(cfg.neuron, dict) else []
         if not written:
@@ -370,7 +379,8 @@ class Simulator:
         c = self.cfg
         structure = dict(n_neurons=c.n_neurons, n_inputs=c.n_inputs, dt=c.dt, ensembles=c.ensembles,
                          delays=c.delay_max > 0, w_ei=c.w_ei, w_ie=c.w_ie, min_spikes=c.min_spikes,
-                         max_boosts=c.max_boosts, cross_modal=c.has_cross_modal)
+                         max_boosts=c.max_boosts, cross_modal=c.has_cross_modal,
+                         plastic_inhibition=c.plastic_inhibition)
         if self.learning:
             # only whether the pruning mask exists changes the code: schedules and levels are run-time data
             structure.update(norm_total=c.norm_total, prune_mask=c.prunes)
@@ -466,6 +476,7 @@ class Simulator:
                 net.stop()
 
         net.add(stop_when_done)
+        stop_when_done._network = net.id    # the network's own object (see build_network)
         net.run(0 * b2.ms, namespace={})  # generate the code now: a model's mistake shows before any data is read
 
     # ---- running -----------------------------------------------------------------------------
