@@ -99,6 +99,26 @@ def test_resume_after_a_rule_edit_never_returns_the_old_weights(mnist, tmp_path,
         experiment.train(small(rule), x, y, str(tmp_path / "b"), seed=0, quiet=True)
 
 
+def test_a_rule_names_its_own_weight_variable(mnist):
+    """The weight's role is declared by the rule: Brian2's documentation rule written with ``g`` for
+    its weight trains exactly as with ``w`` (the same spikes and weights, under the state key w)."""
+    from brian2.utils.stringtools import word_substitute
+
+    rule = brian2_docs_rule(Apre=0.01, Apost=-0.0105)
+    renamed = {**rule, "weight": "g", **{f: word_substitute(rule[f], {"w": "g"}) for f in ("on_pre", "on_post")}}
+    x = mnist[0][:3].reshape(3, -1) / 255.0
+    results = []
+    for r in (rule, renamed):
+        cfg = small(r)
+        results.append(Simulator(cfg, learning=True, backend="runtime").run(
+            x, fill_state(cfg, initial_state(cfg, 3), True), seed=5))
+    assert results[0].counts.sum() > 0
+    np.testing.assert_array_equal(results[0].spike_t, results[1].spike_t)
+    np.testing.assert_array_equal(results[0].state["w"], results[1].state["w"])
+    with pytest.raises(st.UserError, match="weight must be the name"):
+        small({**rule, "weight": "g h"})
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda r: r.update(on_pre=r["on_pre"] + "\nw = w + zzz"), ['does not build', '"zzz" could not be resolved']),
     (lambda r: r.update(synapse="dapre/dt = -apre / taupre"), ["not valid Brian2 equations"]),
@@ -418,3 +438,39 @@ def test_a_warm_started_run_resumes_only_from_the_same_source(mnist, tmp_path):
     with pytest.raises(st.UserError, match="warm start"):
         experiment.train(slower, x, y, str(tmp_path / "b"), quiet=True, backend="runtime",
                          init_from=str(tmp_path / "a2"))
+
+
+# a written-out encoding: Poisson spikes with a 3 ms dead time (like a retinal ganglion cell), counting its spikes
+REFRACTORY_POISSON = dict(
+    name="poisson_dead_time", equations="n_spikes : 1",
+    threshold="p > 0 and timestep(t, dt) % period < on_steps and rand() < p", reset="n_spikes += 1",
+    refractory="dead_time",
+    params=dict(max_rate=63.75, boost_rate=31.875, t_on=350.0, t_rest=150.0, dead_time=3.0),
+    units=dict(max_rate="Hz", boost_rate="Hz", t_on="ms", t_rest="ms", dead_time="ms"))
+
+
+def test_a_written_out_encoding_runs_keeps_its_state_and_is_checked(mnist):
+    """The encoding is data like the neurons: its refractoriness holds (no two spikes of one input
+    closer than its dead time), its own variable is carried, and a missing protocol parameter or an
+    unknown name is one line."""
+    cfg = st.Config(name="enc", n_neurons=6, chunk_presentations=10, label_samples=10,
+                    encoding=REFRACTORY_POISSON, input={"max_rate": 400.0}).validate()
+    x = mnist[0][:3].reshape(3, -1) / 255.0
+    state = fill_state(cfg, initial_state(cfg, 0), True)
+    assert state["n_spikes_input"].shape == (784,)
+    sim = Simulator(cfg, learning=True, backend="runtime", record_input=True)
+    r = sim.run(x, state, seed=1)
+    i, t = r.input_spikes
+    assert len(i) > 1000
+    order = np.lexsort((t, i))
+    gaps = np.diff(t[order])[np.diff(i[order]) == 0]
+    assert gaps.min() >= 3e-3 - 1e-9
+    np.testing.assert_array_equal(r.state["n_spikes_input"], np.bincount(i, minlength=784))
+    assert cfg.input_model().name == "poisson_dead_time"
+    with pytest.raises(st.UserError, match="lacks the parameter.*boost_rate") as err:
+        st.Config(encoding={**REFRACTORY_POISSON, "params": {"max_rate": 60.0}, "units": {"max_rate": "Hz"}}).validate()
+    assert "\n" not in str(err.value)
+    with pytest.raises(st.UserError, match="encoding 'poisson_dead_time' does not build"):
+        bad = st.Config(name="bad", n_neurons=4, chunk_presentations=2,
+                        encoding={**REFRACTORY_POISSON, "reset": "n_spiks += 1"}).validate()
+        Simulator(bad, learning=True, backend="runtime").run(np.zeros((1, 784)), initial_state(bad, 0), seed=0)

@@ -258,7 +258,7 @@ _TOP_KEYS = list(Config.__dataclass_fields__) + ["bogus", 1]
 _NASTY = st.one_of(
     _ANY,
     st.sampled_from([0, -1, 1, 0.0, -0.0, 1e-308, 5e-324, 1e308, 1.0, 100.0, 100.5, 2**31, 2**63, 1000000000,
-                     "", "dc_trace", "power_law", "additive", "euler", "implicit_euler", "1e9", [], {}, [{}],
+                     "", "dc_trace", "power_law", "additive", "vogels", "izhikevich", "euler", "implicit_euler", "1e9", [], {}, [{}],
                      {"prune": {}}, {"quantize": {"levels": 4}}, {"tau_m": 0}, {"rule": "additive"},
                      [{"name": "image", "n_inputs": 784, "n_neurons": 2}, {"name": "audio", "n_inputs": 784,
                                                                            "n_neurons": 2}]]),
@@ -294,7 +294,8 @@ def _assert_valid(cfg: Config):
         assert math.isfinite(getattr(cfg, key)) and getattr(cfg, key) >= 0, key
     for key in ("n_neurons", "n_inputs", "chunk_presentations", "epochs", "max_boosts", "min_spikes"):
         assert type(getattr(cfg, key)) is int, key
-    for model in (cfg.excitatory_model(), cfg.inhibitory_model(), cfg.input_model(), cfg.plasticity()):
+    for model in (cfg.excitatory_model(), cfg.inhibitory_model(), cfg.input_model(), cfg.plasticity(),
+                  cfg.inhibitory_plasticity() or cfg.plasticity()):
         assert all(math.isfinite(v) for v in model.params.values())
     inp = cfg.input_model().params
     assert (inp["max_rate"] + cfg.max_boosts * inp["boost_rate"]) * cfg.dt * 1e-3 <= 1

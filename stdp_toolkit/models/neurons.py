@@ -55,7 +55,7 @@ class NeuronModel:
         unknown = unknown_keys(data, known)
         if unknown:
             raise UserError(f"{where}: unknown field(s) {unknown}; a neuron has: {', '.join(sorted(known))}")
-        for key in ("name", "equations", "threshold"):
+        for key in ("name", "threshold"):
             if not isinstance(data.get(key), str) or not data[key].strip():
                 raise UserError(f"{where} needs {key} (text), e.g. see stdp_toolkit.models.ADEX")
         for key in known - {"params", "units", "doc", "initial", "roles"}:
@@ -76,11 +76,18 @@ class NeuronModel:
         if bad_roles:
             raise UserError(f"{where}.roles: unknown role(s) {bad_roles}; the roles are {', '.join(DEFAULT_ROLES)}")
         given = {k: v for k, v in data.items() if k not in ("params", "units")}
-        model = cls(**{"refractory": "0*ms", "reset": "", **given}, params={k: 0.0 for k in params}, units=units)
+        model = cls(**{"equations": "", "refractory": "0*ms", "reset": "", **given}, params={k: 0.0 for k in params},
+                    units=units)
         return model.with_params_from(where, params)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def refractoriness(self):
+        """``refractory`` for a Brian2 group, or False when there is none (Brian2 then adds no
+        refractoriness variables, and the generated code stays the same as without)."""
+        return False if self.refractory.replace(" ", "") in ("", "0", "0*ms", "0*second") else self.refractory
 
     def role(self, name: str) -> str:
         """The variable that plays ``name`` (see DEFAULT_ROLES)."""
@@ -227,10 +234,12 @@ dgi/dt = -gi / tau_gi : 1
     initial=dict(v="v_rest_i - 40*mV"),
 )
 
-# Poisson input: one neuron per pixel. ``p`` (spike probability per time step, i.e. rate * dt) is
-# set by the network at the start of each presentation from a TimedArray indexed by the sample
-# counter; input is on for the first ``on_steps`` steps of a presentation. The threshold draws a
-# random number only where p > 0, which skips the ~80 % black pixels of an MNIST digit.
+# Poisson input (Config.encoding "poisson", the default): one neuron per pixel. ``p`` (spike
+# probability per time step, i.e. rate * dt) is set by the network at the start of each presentation
+# from a TimedArray indexed by the sample counter; input is on for the first ``on_steps`` steps of a
+# presentation (``period``: steps per presentation). The threshold draws a random number only where
+# p > 0, which skips the ~80 % black pixels of an MNIST digit. A written-out encoding has the same
+# contract: it reads p, period and on_steps, and has the parameters of ENCODING_PARAMS.
 POISSON_INPUT = NeuronModel(
     name="poisson_input",
     equations="",
@@ -310,6 +319,12 @@ dgi/dt = -gi / tau_gi : 1
              k="slope of the quadratic I-V curve, per mV of (v - vr)",
              theta="as in the D&C neuron; theta_plus 0 turns it off"),
 )
+
+# the presentation protocol every encoding takes its timing and rates from (see Config.input_model)
+ENCODING_PARAMS = ("max_rate", "boost_rate", "t_on", "t_rest")
+
+# input encodings by name (Config.encoding); a written-out one has the same contract as POISSON_INPUT
+ENCODINGS = {"poisson": POISSON_INPUT}
 
 # excitatory neuron models by name (Config.neuron)
 NEURONS = {"diehl_cook": EXCITATORY, "adex": ADEX, "izhikevich": IZHIKEVICH}

@@ -24,8 +24,9 @@ class PlasticityRule:
     Every field is data (strings and numbers), so a rule can be written inline in a config or a
     notebook and is saved with the run. The contract with the network:
 
-    * the weight is ``w`` (dimensionless conductance step); the network delivers it
-      (``ge_post += w``) before ``on_pre`` runs and clips nothing itself;
+    * the weight is ``weight`` (default ``w``; a dimensionless conductance step), a variable the
+      network declares; it delivers it (``ge_post += w``) before ``on_pre`` runs and clips nothing
+      itself (the normalisation keeps it in [0, wmax]);
     * ``synapse`` holds per-synapse equations, Brian2's own way of writing STDP
       (``dapre/dt = -apre / taupre : 1 (event-driven)``); every variable there is carried from chunk
       to chunk and saved in the checkpoint;
@@ -44,7 +45,8 @@ class PlasticityRule:
     post_trace_reset: str = ""  # code added to the postsynaptic group's reset
     params: dict = field(default_factory=dict)   # numbers, in ``units`` (default: dimensionless)
     units: dict = field(default_factory=dict)    # Brian2 unit names, e.g. {"tau_pre": "ms"}
-    synapse: str = ""           # per-synapse equations besides w (e.g. event-driven traces)
+    synapse: str = ""           # per-synapse equations besides the weight (e.g. event-driven traces)
+    weight: str = "w"           # the name of the weight in this rule's code (its role in the network)
 
     @classmethod
     def from_dict(cls, data, where: str = "rule") -> "PlasticityRule":
@@ -72,6 +74,9 @@ class PlasticityRule:
                 raise UserError(f"{where}.units names {key!r}, which is not in {where}.params")
             if unit not in MODEL_UNITS:
                 raise UserError(f"{where}.units.{key}: unknown unit {show(unit)}; use one of {', '.join(MODEL_UNITS)}")
+        if not data.get("weight", "w").isidentifier():
+            raise UserError(f"{where}.weight must be the name of the weight variable in the rule's code (e.g. w), "
+                            f"got {show(data['weight'])}")
         rule = cls(**{k: v for k, v in data.items() if k not in ("params", "units")}, units=units)
         return rule.with_params_from(f"{where}.params", dict(data.get("params", {})), new=True)
 
@@ -124,7 +129,8 @@ class PlasticityRule:
 
     def same_code(self, other: "PlasticityRule") -> bool:
         """Equal equations and code (parameters may differ)."""
-        code = ("on_pre", "on_post", "pre_trace", "pre_trace_reset", "post_trace", "post_trace_reset", "synapse")
+        code = ("on_pre", "on_post", "pre_trace", "pre_trace_reset", "post_trace", "post_trace_reset", "synapse",
+                "weight")
         return all(getattr(self, f) == getattr(other, f) for f in code)
 
     def with_pre_trace(self, trace: str, tau: str) -> "PlasticityRule":

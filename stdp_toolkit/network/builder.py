@@ -225,18 +225,15 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     prune = learning and cfg.prunes
     # ``p`` = spike probability per step, set once per presentation (not recomputed every step
     # from the TimedArray): the threshold then only reads p, and skips black pixels at once.
-    inp_eqs = f"""
-    p : 1
-    sample : 1 (linked)
-    boosts : 1 (linked)
-    n_valid : 1 (linked)
-    {rule.pre_trace if learning else ''}
-    {"x_int : 1" if prune else ''}
-    """
+    inp_eqs = "\n".join(x for x in ("p : 1\nsample : 1 (linked)\nboosts : 1 (linked)\nn_valid : 1 (linked)",
+                                     inp_m.equations, rule.pre_trace if learning else "", "x_int : 1" if prune else "")
+                        if x.strip())
     inputs = b2.NeuronGroup(
         n_in, inp_eqs, threshold=inp_m.threshold,
-        reset=(rule.pre_trace_reset if learning else None) or None,
-        method="exact", name="inputs",
+        reset=inp_m.reset_code(False, rule.pre_trace_reset if learning else "") or None,
+        refractory=inp_m.refractoriness,
+        # the built-in encoding has no equations of its own: the rule's traces are integrated exactly
+        method=inp_m.method if inp_m.equations.strip() else "exact", name="inputs",
         namespace={**inp_m.namespace(), **(rule.namespace() if learning else {}), "period": period,
                    "on_steps": on_steps, "stimulus": stimulus},
     )
@@ -285,18 +282,19 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     # the simulator copies it into the pathway's delay (see Simulator)
     delay_var = "\nd : second (constant)" if cfg.delay_max > 0 else ""
     if learning:
-        syn_model = "w : 1\nwsum_post = w : 1 (summed)" + (f"\n{rule.synapse}" if rule.synapse.strip() else "")
-        on_pre = f"{g_exc}_post += w\n" + rule.on_pre
+        w = rule.weight
+        syn_model = f"{w} : 1\nwsum_post = {w} : 1 (summed)" + (f"\n{rule.synapse}" if rule.synapse.strip() else "")
+        on_pre = f"{g_exc}_post += {w}\n" + rule.on_pre
         on_post = rule.on_post or None
         if prune:
-            # Invariant: w == 0 wherever mask == 0 (the simulator zeroes pruned weights before a run).
+            # Invariant: w == 0 wherever mask == 0 (w: the rule's weight) (the simulator zeroes pruned weights before a run).
             # A zero weight transmits nothing, so ``ge_post += w`` needs no mask. Every update that
             # can raise a weight is followed by ``w *= mask``: the built-in rules' pre-spike updates
             # are depressions clipped at 0 (a zero weight stays zero), so only theirs is skipped.
             syn_model += "\nmask : 1\nc : 1"
             if rule.on_pre and not _pre_update_only_depresses(rule):
-                on_pre += "\nw = w * mask"
-            on_post = (rule.on_post + "\n" if rule.on_post else "") + "w = w * mask\nc += x_in_pre"
+                on_pre += f"\n{w} = {w} * mask"
+            on_post = (rule.on_post + "\n" if rule.on_post else "") + f"{w} = {w} * mask\nc += x_in_pre"
     else:
         syn_model, on_pre, on_post = "w : 1", f"{g_exc}_post += w", None
     syn_model += delay_var
@@ -308,7 +306,8 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     if learning and cfg.norm_total > 0:
         # compute the sum once per presentation, then normalise before the thresholds
         syn_input.summed_updaters["wsum_post"]._clock = pres_clock
-        syn_input.run_regularly("w = clip(w * norm_total / (wsum_post + 1e-12), 0, wmax)", clock=pres_clock,
+        syn_input.run_regularly(f"{rule.weight} = clip({rule.weight} * norm_total / (wsum_post + 1e-12), 0, wmax)",
+                                clock=pres_clock,
                                 when="before_thresholds", name="normalise_weights")
         syn_input.namespace["norm_total"] = cfg.norm_total
 
@@ -319,7 +318,8 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     if inh_rule is None:     # fixed weights: one constant, no per-synapse variable
         syn_ie = b2.Synapses(inh, exc, on_pre=f"{g_inh}_post += w_ie", name="inh_exc", namespace={"w_ie": cfg.w_ie})
     elif learning:
-        syn_ie = b2.Synapses(inh, exc, "w : 1\n" + inh_rule.synapse, on_pre=f"{g_inh}_post += w\n" + inh_rule.on_pre,
+        w = inh_rule.weight
+        syn_ie = b2.Synapses(inh, exc, f"{w} : 1\n" + inh_rule.synapse, on_pre=f"{g_inh}_post += {w}\n" + inh_rule.on_pre,
                              on_post=inh_rule.on_post or None, name="inh_exc", namespace=inh_rule.namespace())
     else:
         syn_ie = b2.Synapses(inh, exc, "w : 1", on_pre=f"{g_inh}_post += w", name="inh_exc")
@@ -330,7 +330,8 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
         # Cross-modal synapses only excite (ge, like the input synapses; weights clipped to
         # [0, wmax]) and are not normalised; they learn with their own rule and parameters.
         if learning:
-            c_model, c_pre, c_post = "w : 1", f"{g_exc}_post += w\n" + cross.on_pre, cross.on_post or None
+            w = cross.weight
+            c_model, c_pre, c_post = f"{w} : 1", f"{g_exc}_post += {w}\n" + cross.on_pre, cross.on_post or None
         else:
             c_model, c_pre, c_post = "w : 1", f"{g_exc}_post += w", None
         syn_cross = b2.Synapses(exc, exc, c_model, on_pre=c_pre, on_post=c_post, name="cross_modal",

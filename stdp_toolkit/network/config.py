@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .. import validation as V
 from ..errors import UserError
-from ..models import INHIBITORY, NEURONS, POISSON_INPUT, NeuronModel, get_rule
+from ..models import ENCODINGS, INHIBITORY, NEURONS, NeuronModel, PlasticityRule, get_rule
+from ..models.neurons import ENCODING_PARAMS
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,10 @@ class Config:
     neuron: str | dict = "diehl_cook"
     excitatory: dict = field(default_factory=dict)   # overrides of the excitatory neuron's params
     inhibitory: dict = field(default_factory=dict)   # overrides of INHIBITORY.params
-    input: dict = field(default_factory=dict)        # overrides of POISSON_INPUT.params
+    input: dict = field(default_factory=dict)        # overrides of the encoding's params
+    # how the input neurons spike: "poisson" (models.ENCODINGS) or an encoding written out as a mapping
+    # of NeuronModel fields (its threshold reads p, the spike probability per step the network sets)
+    encoding: str | dict = "poisson"
     # STDP rule of the input synapses: a built-in name (models.RULES) or the rule itself, written
     # out as a mapping of PlasticityRule fields (equations and code as text): it is saved with the run
     rule: str | dict = "dc_trace"
@@ -128,14 +132,28 @@ class Config:
         return replace(model, method=self.method)
 
     def input_model(self):
-        return POISSON_INPUT.with_params(**self.input)
+        if isinstance(self.encoding, NeuronModel):
+            base = self.encoding
+        elif isinstance(self.encoding, dict):
+            base = NeuronModel.from_dict(self.encoding, "encoding")
+        elif isinstance(self.encoding, str) and self.encoding in ENCODINGS:
+            base = ENCODINGS[self.encoding]
+        else:
+            raise UserError(f"config value encoding must be one of {', '.join(ENCODINGS)} or an encoding written out "
+                            f"as a mapping (threshold, params, units, ...); got {V.show(self.encoding)}")
+        missing = [k for k in ENCODING_PARAMS if k not in base.params]
+        if missing:
+            raise UserError(f"encoding {base.name!r} lacks the parameter(s) {', '.join(missing)}: every encoding "
+                            "takes the presentation protocol (max_rate, boost_rate in Hz; t_on, t_rest in ms) from "
+                            "its params; copy them from stdp_toolkit.models.POISSON_INPUT")
+        return base.with_params_from("input", self.input)
 
     def plasticity(self):
         return get_rule(self.rule, **self.rule_params)
 
     @property
     def plastic_inhibition(self) -> bool:
-        return bool(self.inhibitory_rule)
+        return self.inhibitory_rule not in ("", None)
 
     def inhibitory_plasticity(self):
         """The I->E rule (None: fixed weights). Its traces are per-synapse (``synapse`` equations):
@@ -145,6 +163,9 @@ class Config:
                 raise UserError("config section inhibitory_rule_params is set but inhibitory_rule is empty (fixed I->E "
                                 "weights); set inhibitory_rule (e.g. vogels) or remove inhibitory_rule_params")
             return None
+        if not isinstance(self.inhibitory_rule, (str, dict, PlasticityRule)):
+            raise UserError(f"config value inhibitory_rule must be a rule name (vogels), a rule written out, or empty "
+                            f"(fixed I->E weights); got {V.show(self.inhibitory_rule)}")
         rule = get_rule(self.inhibitory_rule, "inhibitory_rule_params", **self.inhibitory_rule_params)
         if rule.pre_trace or rule.post_trace or rule.pre_trace_reset or rule.post_trace_reset:
             raise UserError(f"inhibitory_rule {rule.name!r}: the I->E rule keeps its traces in each synapse; move "
@@ -293,8 +314,6 @@ class Config:
     def _written_out_models(self) -> None:
         """A neuron or rule given as an object is stored as its fields (plain data, like YAML), its
         quantities as numbers; the roles and traces the network needs from it are checked."""
-        from ..models import PlasticityRule
-
         if isinstance(self.neuron, NeuronModel):
             self.neuron = self.neuron.to_dict()
         if isinstance(self.neuron, dict):   # quantities as numbers, and the roles the network needs
@@ -308,6 +327,10 @@ class Config:
                                 f"(the {'input' if role == 'excitatory_input' else 'inhibitory'} synapses add their "
                                 f"weights to it, a conductance relative to the leak): declare it, e.g. "
                                 f"d{name}/dt = -{name} / tau_{name} : 1, or name another one in roles: {{{role}: ...}}")
+        if isinstance(self.encoding, NeuronModel):
+            self.encoding = self.encoding.to_dict()
+        if isinstance(self.encoding, dict):
+            self.encoding = {**self.encoding, "params": NeuronModel.from_dict(self.encoding, "encoding").params}
         if isinstance(self.rule, PlasticityRule):
             self.rule = self.rule.to_dict()
         if isinstance(self.rule, dict):

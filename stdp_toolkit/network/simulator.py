@@ -109,23 +109,25 @@ def state_variables(cfg: Config, learning: bool) -> dict[str, tuple[str, str, ob
     """Carried state: key -> (group attribute, variable, unit).
 
     Derived from the models' equations: every variable of the excitatory and inhibitory neurons
-    (keys ``<var>_exc``, ``<var>_inh``; the adaptive threshold is ``theta``), the input weights
-    and delays, and every variable the rules add.
+    and of the encoding (keys ``<var>_exc``, ``<var>_inh``, ``<var>_input``; the adaptive threshold
+    is ``theta``), the input weights and delays, and every variable the rules add.
     """
-    variables = {"w": ("syn_input", "w", 1)}
+    # the weights by their role: each plastic synapse names its weight variable (its rule's ``weight``)
+    variables = {"w": ("syn_input", cfg.plasticity().weight if learning else "w", 1)}
     exc = cfg.excitatory_model()
-    for group, model, suffix in (("exc", exc, "_exc"), ("inh", cfg.inhibitory_model(), "_inh")):
+    for group, model, suffix in (("exc", exc, "_exc"), ("inh", cfg.inhibitory_model(), "_inh"),
+                                 ("inputs", cfg.input_model(), "_input")):
         for name, dim in model.state_variables(learning and group == "exc").items():
             key = "theta" if group == "exc" and name == exc.role("threshold") else name + suffix
             variables[key] = (group, name, _unit(dim))
     if cfg.delay_max > 0:
         variables["delay"] = ("syn_input", "d", b2.second)
     if cfg.has_cross_modal:
-        variables["w_cross"] = ("syn_cross", "w", 1)
+        variables["w_cross"] = ("syn_cross", cfg.cross_plasticity().weight if learning else "w", 1)
         if learning:
             variables["x_cross"] = ("exc", "x_cross", 1)
     if cfg.plastic_inhibition:
-        variables["w_ie"] = ("syn_ie", "w", 1)
+        variables["w_ie"] = ("syn_ie", cfg.inhibitory_plasticity().weight if learning else "w", 1)
         if learning:   # the I->E rule's per-synapse variables, as ie_<name>
             for name, dim in cfg.inhibitory_plasticity().state_variables()["synapse"].items():
                 variables[f"ie_{name}"] = ("syn_ie", name, _unit(dim))
@@ -161,13 +163,14 @@ def initial_state(cfg: Config, seed: int) -> dict[str, np.ndarray]:
         "delay": rng.random(n_syn) * cfg.delay_max * 1e-3,
     }
     exc = cfg.excitatory_model()
-    for model, suffix in ((exc, "_exc"), (cfg.inhibitory_model(), "_inh")):
+    for model, suffix, size in ((exc, "_exc", n), (cfg.inhibitory_model(), "_inh", n),
+                                (cfg.input_model(), "_input", cfg.n_inputs)):
         start = model.initial_values()
         for name in model.state_variables(learning=True):
             if model is exc and name == exc.role("threshold"):
                 state["theta"] = np.full(n, cfg.theta_init * 1e-3)
             else:
-                state[name + suffix] = np.full(n, float(start[name]) if name in start else 0.0)
+                state[name + suffix] = np.full(size, float(start[name]) if name in start else 0.0)
     if cfg.has_cross_modal:
         # drawn after the input weights, so adding cross-modal synapses leaves those unchanged
         n_cross = len(cross_connectivity(cfg)[0])
@@ -337,6 +340,7 @@ def _models_written_by_user(cfg: Config, learning: bool):
                  cfg.inhibitory_rule] if learning else []
         written = [f"rule {r['name']!r}" for r in rules if isinstance(r, dict)]
         written += [f"neuron {cfg.neuron['name']!r}"] if isinstance(cfg.neuron, dict) else []
+        written += [f"encoding {cfg.encoding['name']!r}"] if isinstance(cfg.encoding, dict) else []
         if not written:
             raise
         raise UserError(f"{' or '.join(written)} does not build: {brian2_reason(exc)}; check the equations, code, "
