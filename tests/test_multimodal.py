@@ -237,7 +237,7 @@ def test_multimodal_cli_errors(tmp_path):
 
 @pytest.mark.slow
 def test_multimodal_notebook(tmp_path):
-    from test_notebooks import execute
+    from test_notebooks import execute, images
 
     data = os.path.dirname(shared_data("fsdd"))
     nb = execute("multimodal.ipynb", timeout=900, env={
@@ -245,4 +245,4 @@ def test_multimodal_notebook(tmp_path):
         "NB_RUN_DIR": str(tmp_path / "run"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert sum(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs) >= 6
+    assert len(images(outputs)) == 7     # each figure shown once: 2 + 3 + 1 + 1

@@ -22,11 +22,17 @@ def execute(name: str, timeout: int = 600, env: dict | None = None):
     return nb
 
 
+def images(outputs) -> list:
+    """Figures a notebook showed, by display() or as a cell's value."""
+    return [o for o in outputs if o.get("output_type") in ("display_data", "execute_result")
+            and "image/png" in o.get("data", {})]
+
+
 def test_explore_network_notebook():
     nb = execute("explore_network.ipynb", env={"NB_NEURONS": "30", "NB_SAMPLES": "2", "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
+    assert len(images(outputs)) == 3     # rasters, v traces, receptive fields: each shown once
 
 
 @pytest.mark.slow
@@ -40,4 +46,4 @@ def test_custom_models_notebook(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "accuracy" in text and "differs from this one" in text, text
-    assert sum(1 for o in outputs if "image/png" in o.get("data", {})) >= 2
+    assert len(images(outputs)) == 3     # v/θ traces, receptive fields, AdEx traces: each shown once
