@@ -64,6 +64,20 @@ def test_written_out_rule_builds_the_same_network_on_both_backends(mnist):
 
 
 @pytest.mark.slow
+def test_the_triplet_rule_learns_alike_on_both_backends(mnist):
+    """Same stimuli, weights and seed: equal spike statistics, and weight changes that agree."""
+    cfg = small("triplet", rule_params={"A3_plus": 0.05, "A2_minus": 0.01})
+    x = mnist[0][:8].reshape(8, -1) / 255.0
+    state = fill_state(cfg, initial_state(cfg, 3), True)
+    rt, sa = (Simulator(cfg, learning=True, backend=b).run(x, state, seed=5) for b in ("runtime", "standalone"))
+    assert rt.consumed == sa.consumed == 8 and sa.counts.sum() > 0
+    assert abs(rt.counts.sum(1).mean() - sa.counts.sum(1).mean()) <= max(1.0, 0.2 * sa.counts.sum(1).mean())
+    for key in ("r1", "r2", "o1", "o2"):
+        assert np.any(sa.state[key] > 0), key
+    assert np.corrcoef(rt.state["w"] - state["w"], sa.state["w"] - state["w"])[0, 1] > 0.8
+
+
+@pytest.mark.slow
 def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
     """Interrupted after one chunk and resumed, it ends exactly as one uninterrupted run: every
     variable of the rule (apre, apost and Brian2's lastupdate) crosses the chunk boundary."""
