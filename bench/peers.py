@@ -53,11 +53,6 @@ import time
 
 import numpy as np
 
-# bench/compression.py would shadow the standard library's `compression` package, which Cython
-# imports when it compiles the runtime code: this folder must not be on the module path
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
 LEGS = ("standalone", "runtime", "brian2-example", "bindsnet")
 TARGETS = {"brian2-example": 180.0, "bindsnet": 50.0}  # toolkit standalone at least this many times faster
 

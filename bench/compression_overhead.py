@@ -1,6 +1,6 @@
 """Training-time cost of pruning + quantization: uncompressed vs compressed standalone, same start.
 
-    python bench/compression.py --neurons 400 --presentations 1000 --repeats 2 [--config networks/dc400-compressed.yaml]
+    python bench/compression_overhead.py --neurons 400 --presentations 1000 --repeats 2 [--config networks/dc400-compressed.yaml]
 
 Both networks start from the same initial state and train on the same images, chunk by chunk,
 alternating (so load changes on a shared machine hit both alike). The compressed network
