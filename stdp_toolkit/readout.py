@@ -72,17 +72,3 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int
     cm = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(cm, (labels.astype(int), predictions.astype(int)), 1)
     return cm
-
-
-def running_accuracy(counts: np.ndarray, labels: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
-    """D&C's training curve: label neurons on block b-1 of the training responses, score block b.
-
-    Returns (samples seen at the end of each scored block, accuracy of that block).
-    """
-    xs, accs = [], []
-    for start in range(block, len(counts) - block + 1, block):
-        a, _ = assign_labels(counts[start - block:start], labels[start - block:start])
-        pred = predict(counts[start:start + block], a)
-        xs.append(start + block)
-        accs.append(float((pred == labels[start:start + block]).mean()))
-    return np.array(xs), np.array(accs)

@@ -11,26 +11,13 @@ import brian2 as b2
 import numpy as np
 import pytest
 
+from helpers import digits, small
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.network import cuda
-from stdp_toolkit.network.config import Config
 from stdp_toolkit.network.simulator import Simulator, initial_state
 
 REASON = cuda.unavailable_reason()
 needs_cuda = pytest.mark.skipif(REASON is not None, reason=f"cuda backend not available here: {REASON}")
-
-
-def small(**kw):
-    base = dict(n_neurons=20, chunk_presentations=6, min_spikes=5, max_boosts=3)
-    base.update(kw)
-    return Config(**base).validate()
-
-
-def digits(n):
-    from stdp_toolkit.datasets import load_embedded_digits
-
-    x, _ = load_embedded_digits("train")
-    return x[:n].reshape(n, -1) / 255.0
 
 
 @pytest.mark.skipif(REASON is None, reason="brian2cuda and nvcc are installed")

@@ -5,6 +5,7 @@ import brian2 as b2
 import numpy as np
 import pytest
 
+from helpers import digits, small
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.models import EXCITATORY
 from stdp_toolkit.network.config import Config
@@ -34,19 +35,6 @@ def test_theta_grows_per_spike_while_learning_and_is_frozen_otherwise():
     assert theta == pytest.approx(20 + 0.05 * n, abs=1e-3)
     n_frozen, theta_frozen = excitatory_neuron(learning=False)
     assert n_frozen >= n and theta_frozen == 20.0
-
-
-def small(**kw):
-    base = dict(n_neurons=20, chunk_presentations=6, min_spikes=5, max_boosts=3)
-    base.update(kw)
-    return Config(**base).validate()
-
-
-def digits(n):
-    from stdp_toolkit.datasets import load_embedded_digits
-
-    x, _ = load_embedded_digits("train")
-    return x[:n].reshape(n, -1) / 255.0
 
 
 def test_normalisation_sums_each_neuron_to_78():

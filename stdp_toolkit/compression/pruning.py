@@ -131,9 +131,3 @@ def pruned_fraction(mask: np.ndarray, n_inputs: int, n_neurons: int) -> tuple[fl
     m = np.asarray(mask).reshape(n_inputs, n_neurons)
     per = 1.0 - m.mean(axis=0)
     return float(1.0 - m.mean()), per
-
-
-def magnitude_mask(w: np.ndarray, sparsity: float) -> np.ndarray:
-    """Post-hoc pruning by weight (for runs without a correlation score): lowest weights per neuron."""
-    w = np.asarray(w, dtype=float)
-    return prune_to_sparsity(np.ones_like(w), w, w, sparsity)

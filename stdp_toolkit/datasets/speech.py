@@ -19,7 +19,6 @@ from .audio import resample
 from .sphere import MAGIC, read_sphere
 
 SPLITS = ("train", "test", "all")
-FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 FSDD_TEST_INDICES = range(5)          # official split: recordings 0-4 of each speaker and digit are test
 _FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$", re.IGNORECASE)
 

@@ -21,7 +21,6 @@ import time
 from ..errors import UserError
 from ..validation import COUNT, SEED, check_output_dir, check_output_file, option_type
 
-COMMANDS = ("ann-train", "convert", "hybrid-train", "diet-train", "snn-eval", "export")
 # models.ARCHITECTURES, repeated here so that building the parser needs no torch (a test keeps them equal)
 ARCHITECTURES = ("vgg5", "vgg9", "vgg11", "vgg16", "resnet8", "resnet14", "resnet20", "mlp")
 

@@ -47,8 +47,6 @@ class LIF(nn.Module):
         self.dt_since_spike: Optional[torch.Tensor] = None
         self.spike_count = 0.0
         self.neuron_steps = 0
-        self.record_input = False  # when True, the last input is kept in ``last_input`` (threshold balancing)
-        self.last_input: Optional[torch.Tensor] = None
 
     # -- state -------------------------------------------------------------------------------
     def reset_state(self) -> None:
@@ -77,8 +75,6 @@ class LIF(nn.Module):
         if self.u is None or self.u.shape != x_t.shape:
             self.u = torch.zeros_like(x_t)
             self.dt_since_spike = torch.zeros_like(x_t)
-        if self.record_input:
-            self.last_input = x_t.detach()
         leak = self.leak.clamp(0.0, 1.0)
         if self.surrogate == "stdb":
             surrogate = partial(heaviside_stdb, dt_since_spike=self.dt_since_spike, alpha=self.alpha, beta=self.beta)

@@ -8,6 +8,7 @@ the current into the non-spiking integrating output layer in the SNN).  The SNN 
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Dict, List, Sequence
 
 import torch
@@ -197,14 +198,20 @@ class ResNet(ConvertibleNet):
 
 
 def build_model(config: dict) -> ConvertibleNet:
-    """Rebuild a model from its ``config`` dict (as stored in checkpoints)."""
+    """Rebuild a model from its ``config`` dict (as stored in checkpoints).
+
+    A key the model family does not take is a :class:`UserError` naming it and the known ones.
+    """
     cfg = dict(config)
-    family = cfg.pop("family")
-    if family == "vgg":
-        return VGG(**cfg)
-    if family == "resnet":
-        return ResNet(**cfg)
+    family = cfg.pop("family", None)
+    classes = {"vgg": VGG, "resnet": ResNet, "mlp": MLP}
+    if family not in classes:
+        raise UserError(f"unknown model family {family!r} in checkpoint; expected one of {', '.join(classes)}")
     if family == "mlp":
         cfg.pop("arch", None)
-        return MLP(**cfg)
-    raise UserError(f"unknown model family {family!r} in checkpoint")
+    known = list(inspect.signature(classes[family].__init__).parameters)[1:]
+    unknown = [k for k in cfg if k not in known]
+    if unknown:
+        raise UserError(f"the {family} model has no option {', '.join(map(repr, unknown))}; "
+                        f"its options are {', '.join(known)}")
+    return classes[family](**cfg)

@@ -26,11 +26,15 @@ def test_commands_registered(capsys):
 def test_train_resume_report(tmp_path, capsys):
     pytest.importorskip("torch")
     out = tmp_path / "runs"
-    args = ["lite-train", "--task", "recall", "--model", "lite", "--length", "20", "--n-train", "64",
-            "--eval-limit", "64", "--epochs", "1", "--channels", "16", "--out", str(out), "--json"]
+    # 512 sequences at lr 0.01: one epoch learns the task (64 sequences at lr 1e-3 stay at chance)
+    args = ["lite-train", "--task", "recall", "--model", "lite", "--length", "20", "--n-train", "512",
+            "--eval-limit", "64", "--epochs", "1", "--lr", "0.01", "--channels", "16", "--out", str(out), "--json"]
     assert main(args) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["epochs_run"] == 1 and 0 <= r["test_accuracy"] <= 1 and r["params"] > 0
+    assert r["epochs_run"] == 1 and r["params"] > 0 and r["n"] == 64
+    # the printed result is the one saved; chance is 25 % (4 classes): seeds 0-47 scored 77-100 %, seed 0 98 %
+    assert json.loads((out / "recall_lite_L20.json").read_text())["test_accuracy"] == r["test_accuracy"]
+    assert r["test_accuracy"] >= 0.6, r["test_accuracy"]
     assert r["acs_per_sample"] > 0 and r["energy_synaptic_J"] > 0 and r["time_steps_per_sample"] == 20
     assert (out / "recall_lite_L20.pt").exists()
     # resume: one more epoch on top of the checkpoint
@@ -57,7 +61,14 @@ def test_seqlen_json(tmp_path, capsys):
                  "--epochs", "1", "--channels", "8", "--hidden", "8", "--out", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["length"], r["model"]) for r in rows] == [(15, "vanilla"), (15, "lite")]
-    assert all(r["grad_early_ratio_init"] >= 0 for r in rows)
+    for r in rows:  # each row reports the run it trained
+        saved = json.loads((tmp_path / f"recall_{r['model']}_L15.json").read_text())
+        assert {k: saved[k] for k in ("test_accuracy", "grad_early_ratio_init", "params")} == \
+            {k: r[k] for k in ("test_accuracy", "grad_early_ratio_init", "params")}
+    # LITE's attention gives the cue a direct gradient path: more of the gradient reaches the first 5 steps than
+    # in the vanilla LIF stack (so at each of seeds 0-59, by at least 0.05; seed 0: 1.82 against 1.49)
+    vanilla, lite = (r["grad_early_ratio_init"] for r in rows)
+    assert lite > vanilla > 0
 
 
 @pytest.mark.parametrize("argv, message", [

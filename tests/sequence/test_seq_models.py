@@ -5,10 +5,16 @@ torch = pytest.importorskip("torch")
 from stdp_toolkit.errors import UserError  # noqa: E402
 from stdp_toolkit.torch_bridge.layers import LIF  # noqa: E402
 from stdp_toolkit.torch_bridge.sequence.metrics import count_params, energy_report  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence.models import (MODEL_NAMES, SeqSpec, TemporalAttention,  # noqa: E402
+from stdp_toolkit.torch_bridge.sequence.models import (LITE, MODEL_KEYWORDS, MODEL_NAMES, CNNBaseline,  # noqa: E402
+                                                      RNNBaseline, SeqSpec, TemporalAttention, VanillaSNN,
                                                       build_model, count_ops)
 from stdp_toolkit.torch_bridge.sequence.synthetic import make_recall  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence.train import early_step_gradient  # noqa: E402
+from stdp_toolkit.torch_bridge.sequence.train import TrainConfig, early_step_gradient  # noqa: E402
+
+
+def _small(name):
+    """A small size for each model: ``hidden`` for vanilla/LSTM/GRU, ``channels`` for LITE/CNN."""
+    return {"channels": 16} if name in ("lite", "cnn") else {"hidden": 16}
 
 
 def _batch(kind):
@@ -30,7 +36,7 @@ def _batch(kind):
 def test_forward_backward(kind, name):
     torch.manual_seed(0)
     spec, x, lengths = _batch(kind)
-    model = build_model(name, spec, hidden=16, channels=16)
+    model = build_model(name, spec, **_small(name))
     out = model(x, lengths)
     assert out.shape == (x.shape[0], spec.n_classes) and torch.isfinite(out).all()
     out.logsumexp(1).sum().backward()
@@ -46,7 +52,7 @@ def test_padding_does_not_change_output():
     torch.manual_seed(0)
     spec, x, lengths = _batch("tokens")
     for name in MODEL_NAMES:
-        model = build_model(name, spec, hidden=16, channels=16).eval()
+        model = build_model(name, spec, **_small(name)).eval()
         with torch.no_grad():
             full = model(x, lengths)
             padded = model(torch.cat([x, torch.zeros(3, 5, dtype=x.dtype)], 1), lengths)
@@ -128,5 +134,25 @@ def test_op_counts():
 def test_bad_names():
     with pytest.raises(UserError):
         build_model("transformer", SeqSpec("vectors", 2, in_dim=3))
+    spec = SeqSpec("vectors", 2, in_dim=3)
+    # a misspelt or foreign option is one line naming it and the model's options, never a default-sized model
+    with pytest.raises(UserError) as err:
+        build_model("vanilla", spec, hiden=128)
+    message = str(err.value)
+    assert "\n" not in message and "'hiden'" in message and "hidden, head_hidden" in message
+    with pytest.raises(UserError, match="the lite model has no option 'hidden'; its options are channels, kernel"):
+        build_model("lite", spec, hidden=128)
+    with pytest.raises(UserError, match="the cnn model has no option 'chanels'"):  # checked before any work
+        TrainConfig(task="recall", model="cnn", extra={"chanels": 8})
     with pytest.raises(UserError):
         SeqSpec("audio", 2)
+
+
+def test_model_keywords_are_the_constructor_options():
+    import inspect
+
+    classes = {"vanilla": VanillaSNN, "lite": LITE, "lstm": RNNBaseline, "gru": RNNBaseline, "cnn": CNNBaseline}
+    assert set(classes) == set(MODEL_KEYWORDS) == set(MODEL_NAMES)
+    for name, cls in classes.items():
+        options = [k for k in inspect.signature(cls.__init__).parameters if k not in ("self", "spec", "cell")]
+        assert list(MODEL_KEYWORDS[name]) == options, name

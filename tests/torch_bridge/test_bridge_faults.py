@@ -361,6 +361,20 @@ def test_architecture_list_matches_the_models():
     assert bridge_cli.ARCHITECTURES == ARCHITECTURES
 
 
+def test_build_model_refuses_an_unknown_option():
+    from stdp_toolkit.torch_bridge.models import MLP, VGG, build_model
+    mlp = MLP(hidden=[8])
+    assert build_model(mlp.config).config == mlp.config
+    with pytest.raises(UserError) as err:   # a misspelt size is not the default size
+        build_model(dict(mlp.config, hiden=[128]))
+    message = str(err.value)
+    assert "\n" not in message and "'hiden'" in message and "in_features, hidden, num_classes" in message
+    with pytest.raises(UserError, match="the vgg model has no option 'hidden'; its options are arch, "):
+        build_model(dict(VGG(width=0.25).config, hidden=[8]))
+    with pytest.raises(UserError, match="unknown model family 'lstm'"):
+        build_model({"family": "lstm"})
+
+
 # --------------------------------------------------------------------------------------------
 # 3. output paths: checked before any work
 def _read_only_folder(tmp_path):

@@ -26,10 +26,12 @@ def test_balancing_gives_known_maximum_layer_by_layer():
     x = torch.tensor([[1.0, 0.5, 0.2, 0.2], [0.3, 0.1, 1.0, 1.0]])
     snn = SpikingNet(m, encoding="direct")
     th = balance_thresholds(snn, x, timesteps=4, mode="max", scale=1.0)
-    # layer 0 input is W1 x, constant over steps: max = 1.0 (2*0.5 = 1.0, 0.5*(1+1) = 1.0)
+    # layer 0 input is W1 x = [1, 1, .2] / [.3, .2, 1], constant over steps: max = 1.0
     assert th[0] == pytest.approx(1.0)
-    # with V_th(0) = 1: currents [1,1,.2] / [.3,.2,1] never exceed the threshold strictly -> no spikes
-    # except none; so layer 1 sees zero input. Check by hand-simulation:
+    # with V_th(0) = 1 the IF neurons integrate (reset by subtraction): a current of 1 reaches u = 2 > 1 at
+    # step 2 and spikes at every step from then on, .3 spikes once (step 4, u = 1.2), .2 never. Layer 1's input
+    # W2 s is then [2, 0] for the first sample and [0, 3] (steps 2-3) / [1, 3] (step 4) for the second: max 3.
+    # Check by hand-simulation:
     h1 = m.fcs[0](x).detach()
     u = torch.zeros_like(h1)
     mx = 0.0
@@ -38,7 +40,8 @@ def test_balancing_gives_known_maximum_layer_by_layer():
         s = (u / th[0] - 1 > 0).float()
         u = u - th[0] * s
         mx = max(mx, float(m.fcs[1](s).detach().max()))
-    assert th[1] == pytest.approx(max(mx, 1e-3))
+    assert mx == pytest.approx(3.0)
+    assert th[1] == pytest.approx(mx)
     # scaling multiplies every balanced threshold
     th_scaled = balance_thresholds(SpikingNet(m, encoding="direct"), x, timesteps=4, mode="max", scale=0.7)
     assert th_scaled == pytest.approx([0.7 * v for v in th])

@@ -445,7 +445,7 @@ class CNNBaseline(SequenceModel):
     """ReLU CNN: the LITE layout with ReLU units, no repetition of items, masked max-pool over time."""
 
     def __init__(self, spec: SeqSpec, channels: int = 48, kernel: int = 3, head_hidden: int = 32,
-                 dropout: float = 0.0, frame_channels=(12, 24, 32), **_):
+                 dropout: float = 0.0, frame_channels=(12, 24, 32)):
         super().__init__(spec, frame_channels)
         self.conv1 = CausalConv1d(self.feat_dim, channels, kernel, bias=False)
         self.bn1 = nn.BatchNorm1d(channels)
@@ -475,7 +475,7 @@ class RNNBaseline(SequenceModel):
     """LSTM or GRU over the items; last valid hidden state -> head."""
 
     def __init__(self, spec: SeqSpec, cell: str = "lstm", hidden: int = 64, head_hidden: int = 32,
-                 dropout: float = 0.0, frame_channels=(12, 24, 32), **_):
+                 dropout: float = 0.0, frame_channels=(12, 24, 32)):
         super().__init__(spec, frame_channels)
         self.cell = cell
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
@@ -497,20 +497,38 @@ class RNNBaseline(SequenceModel):
         return self.head(h[-1], self.ops)
 
 
-def build_model(name: str, spec: SeqSpec, **kw) -> SequenceModel:
-    """``name`` in :data:`MODEL_NAMES`; keyword sizes: ``hidden``, ``channels``, ``kernel``, ..."""
+# the keyword options of each model (what build_model passes on; anything else is refused)
+MODEL_KEYWORDS = {
+    "vanilla": ("hidden", "head_hidden", "leak", "threshold", "dropout", "frame_channels"),
+    "lite": ("channels", "kernel", "key_dim", "heads", "head_hidden", "leak", "threshold", "dropout", "frame_channels",
+             "skip", "value_dim", "pool"),
+    "lstm": ("hidden", "head_hidden", "dropout", "frame_channels"),
+    "gru": ("hidden", "head_hidden", "dropout", "frame_channels"),
+    "cnn": ("channels", "kernel", "head_hidden", "dropout", "frame_channels"),
+}
+
+
+def check_model_keywords(name: str, keywords) -> None:
+    """One-line :class:`UserError` for a model name not in :data:`MODEL_NAMES` or a keyword that model does not take
+    (a misspelt ``hiden=128`` would otherwise build the default size)."""
     name = name.lower()
+    if name not in MODEL_KEYWORDS:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    unknown = [k for k in keywords if k not in MODEL_KEYWORDS[name]]
+    if unknown:
+        raise UserError(f"the {name} model has no option {', '.join(map(repr, unknown))}; "
+                        f"its options are {', '.join(MODEL_KEYWORDS[name])}")
+
+
+def build_model(name: str, spec: SeqSpec, **kw) -> SequenceModel:
+    """``name`` in :data:`MODEL_NAMES`; keyword options as in :data:`MODEL_KEYWORDS` (``hidden``, ``channels``,
+    ``kernel``, ...); one the model does not take is a :class:`UserError`."""
+    name = name.lower()
+    check_model_keywords(name, kw)
     if name == "vanilla":
-        keep = {k: v for k, v in kw.items() if k in ("hidden", "head_hidden", "leak", "threshold", "dropout", "frame_channels")}
-        return VanillaSNN(spec, **keep)
+        return VanillaSNN(spec, **kw)
     if name == "lite":
-        keep = {k: v for k, v in kw.items() if k in ("channels", "kernel", "key_dim", "heads", "head_hidden", "leak",
-                                                   "threshold", "dropout", "frame_channels", "skip", "value_dim", "pool")}
-        return LITE(spec, **keep)
+        return LITE(spec, **kw)
     if name in ("lstm", "gru"):
-        keep = {k: v for k, v in kw.items() if k in ("hidden", "head_hidden", "dropout", "frame_channels")}
-        return RNNBaseline(spec, cell=name, **keep)
-    if name == "cnn":
-        keep = {k: v for k, v in kw.items() if k in ("channels", "kernel", "head_hidden", "dropout", "frame_channels")}
-        return CNNBaseline(spec, **keep)
-    raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        return RNNBaseline(spec, cell=name, **kw)
+    return CNNBaseline(spec, **kw)

@@ -26,7 +26,7 @@ from ... import checkpoint
 from ...errors import UserError
 from ..train import rng_state, set_rng_state, stretch_schedule
 from .metrics import count_params, energy_report
-from .models import MODEL_NAMES, SPIKING, SeqSpec, build_model, count_ops
+from .models import MODEL_KEYWORDS, MODEL_NAMES, SPIKING, SeqSpec, build_model, check_model_keywords, count_ops
 
 TASKS = ("nmnist", "sst2", "recall")
 CHECKPOINT_KIND = "lite-snn"
@@ -110,6 +110,7 @@ class TrainConfig:
                             f"5 recall steps and at least one step between), got {self.length}")
         if not isinstance(self.extra, dict):
             raise UserError(f"extra must be a dict of model options, got {type(self.extra).__name__}")
+        check_model_keywords(self.model, self.extra)
         if not isinstance(self.resume, bool):
             raise UserError(f"resume must be True or False, got {self.resume!r}")
 
@@ -217,7 +218,10 @@ def evaluate(model, split: Split, batch_size: int = 64, count: bool = True) -> d
 
 
 def model_kwargs(cfg: TrainConfig) -> dict:
-    return {"hidden": cfg.hidden, "channels": cfg.channels, "kernel": cfg.kernel, "dropout": cfg.dropout, **cfg.extra}
+    """The sizes that ``cfg.model`` takes (``hidden`` for vanilla/LSTM/GRU, ``channels``/``kernel`` for LITE/CNN),
+    then ``cfg.extra``."""
+    sizes = {"hidden": cfg.hidden, "channels": cfg.channels, "kernel": cfg.kernel, "dropout": cfg.dropout}
+    return {k: v for k, v in sizes.items() if k in MODEL_KEYWORDS[cfg.model]} | cfg.extra
 
 
 def checkpoint_path(cfg: TrainConfig) -> Path:
