@@ -53,17 +53,10 @@ import time
 
 import numpy as np
 
+from machine import cpu_model  # bench/machine.py (this folder is on the path when a bench runs)
+
 LEGS = ("standalone", "runtime", "brian2-example", "bindsnet")
 TARGETS = {"brian2-example": 180.0, "bindsnet": 50.0}  # toolkit standalone at least this many times faster
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def lscpu() -> dict:
@@ -179,7 +172,7 @@ def brian2_example_train(images: np.ndarray, n_train: int) -> dict:
     from random import seed as rseed
 
     import brian2 as b2
-    from brian2 import Equations, Hz, Network, NeuronGroup, PoissonGroup, SpikeMonitor, Synapses, ms, mV, volt
+    from brian2 import Equations, Hz, Network, NeuronGroup, PoissonGroup, SpikeMonitor, Synapses, ms, mV
 
     n_inp, n_neurons = 784, 400  # N_INP, N_NEURONS of the example
     v_exc_rest, v_inh_rest, intensity0 = -65 * mV, -60 * mV, 2

@@ -36,16 +36,9 @@ from stdp_toolkit.network import builder, fpenv
 from stdp_toolkit.network.config import Config
 from stdp_toolkit.network.simulator import Simulator, initial_state
 
+from machine import cpu_model  # bench/machine.py (this folder is on the path when a bench runs)
+
 VARIANTS = ("none", "zeroing", "ftz")
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 @contextlib.contextmanager

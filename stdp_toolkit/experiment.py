@@ -254,11 +254,8 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
 
 def _source_identity(source: RunState) -> dict:
     """What identifies a warm start's source: its progress and its weights."""
-    import hashlib
-
-    w = np.ascontiguousarray(source.state["w"], dtype=np.float64)
     return {"config": source.cfg.name, "samples_seen": source.samples_seen,
-            "w_sha256": hashlib.sha256(w.tobytes()).hexdigest()}
+            "w_sha256": checkpoint.data_identity("w", source.state["w"])["sha256"]}
 
 
 def warm_state(cfg: Config, seed: int, source: RunState) -> tuple[dict, dict]:

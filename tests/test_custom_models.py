@@ -27,6 +27,31 @@ def small(rule, **kw):
     return st.Config(name="custom", n_neurons=12, chunk_presentations=20, label_samples=20, rule=rule, **kw).validate()
 
 
+def split_run_equals_one_run(cfg, x, y, tmp_path, keys):
+    """A run stopped after its first chunk and resumed ends bit for bit as one uninterrupted run
+    (``keys`` of the state compared; both are trained in the same number of samples). Returns that run."""
+    whole = experiment.train(cfg, x, y, str(tmp_path / "whole"), seed=1, quiet=True)
+    experiment.train(cfg, x, y, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
+    split = experiment.train(cfg, x, y, str(tmp_path / "split"), seed=1, quiet=True)
+    assert whole.samples_seen == split.samples_seen
+    for key in keys:
+        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    return whole
+
+
+def single_neurons(name: str, n: int):
+    """``n`` excitatory neurons of the built-in model ``name`` (θ fixed: theta_plus 0) in runtime mode,
+    with the model's own equations, threshold, reset and parameters; returns the group and its namespace."""
+    model = st.Config(neuron=name, excitatory={"theta_plus": 0.0}).validate().excitatory_model()
+    b2.start_scope()
+    b2.set_device("runtime")
+    ns = model.namespace()
+    group = b2.NeuronGroup(n, model.eqs(learning=True), threshold=model.threshold, reset=model.reset_code(True),
+                           refractory=model.refractory, method=model.method, namespace=ns)
+    group.theta = ns["theta_offset"]
+    return group, ns
+
+
 def test_event_driven_rule_changes_a_weight_by_the_textbook_amount():
     """One presynaptic spike at 0 ms and one postsynaptic spike at 10 ms: dw = Apre exp(-10/taupre),
     computed by the rule's own Brian2 code through PlasticityRule.namespace (units applied)."""
@@ -83,12 +108,8 @@ def test_a_run_with_a_written_out_rule_resumes_bit_for_bit(mnist, tmp_path):
     variable of the rule (apre, apost and Brian2's lastupdate) crosses the chunk boundary."""
     cfg = small(brian2_docs_rule(Apre=0.001, Apost=-0.00105))
     x, y = mnist[0][:50], mnist[1][:50]
-    whole = experiment.train(cfg, x, y, str(tmp_path / "whole"), seed=1, quiet=True)
-    experiment.train(cfg, x, y, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
-    split = experiment.train(cfg, x, y, str(tmp_path / "split"), seed=1, quiet=True)
-    assert whole.samples_seen == split.samples_seen == 50
-    for key in ("w", "apre", "apost", "lastupdate", "theta"):
-        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    whole = split_run_equals_one_run(cfg, x, y, tmp_path, ("w", "apre", "apost", "lastupdate", "theta"))
+    assert whole.samples_seen == 50
     saved = experiment.load(str(tmp_path / "whole"))
     assert saved.cfg.rule["name"] == "brian2_docs" and saved.models["rule"]["synapse"] == cfg.plasticity().synapse
 
@@ -250,13 +271,8 @@ ADEX_EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "networks", "exampl
 def test_adex_adds_b_to_its_adaptation_current_at_every_spike():
     """Brette & Gerstner 2005: each spike resets v to V_reset and adds b to w_ad, which then relaxes
     towards a (v - EL) with tau_w (checked with the model's own equations, driven by a fixed ge)."""
-    model = st.Config(neuron="adex", excitatory={"theta_plus": 0.0}).validate().excitatory_model()
-    b2.start_scope()
-    b2.set_device("runtime")
-    ns = model.namespace()
-    g = b2.NeuronGroup(1, model.eqs(learning=True), threshold=model.threshold, reset=model.reset_code(True),
-                       refractory=model.refractory, method=model.method, namespace=ns)
-    g.v, g.theta, g.ge = ns["EL"], ns["theta_offset"], 2.0
+    g, ns = single_neurons("adex", 1)
+    g.v, g.ge = ns["EL"], 2.0
     g.run_regularly("ge = 2.0", when="start")                      # a constant drive
     mon = b2.StateMonitor(g, ["w_ad", "v"], record=0)
     spikes = b2.SpikeMonitor(g)
@@ -273,13 +289,8 @@ def test_adex_adds_b_to_its_adaptation_current_at_every_spike():
 def test_izhikevich_rests_at_vr_and_resets_to_c_adding_d():
     """Izhikevich 2007 (ch. 8): without input v = vr, u = 0 is a fixed point; under a constant drive
     each spike is cut off at vpeak, and the reset sets v = c and adds d to u."""
-    model = st.Config(neuron="izhikevich", excitatory={"theta_plus": 0.0}).validate().excitatory_model()
-    b2.start_scope()
-    b2.set_device("runtime")
-    ns = model.namespace()
-    g = b2.NeuronGroup(2, model.eqs(learning=True), threshold=model.threshold, reset=model.reset_code(True),
-                       refractory=model.refractory, method=model.method, namespace=ns)
-    g.v, g.theta = ns["vr"], ns["theta_offset"]
+    g, ns = single_neurons("izhikevich", 2)
+    g.v = ns["vr"]
     g.run_regularly("ge = 3.0 * i", when="start")                 # neuron 0 has no input, neuron 1 a constant one
     mon = b2.StateMonitor(g, ["u", "v"], record=True)                        # at the start of each step
     peak = b2.StateMonitor(g, "v", record=1, when="after_thresholds")      # after the step's update
@@ -310,11 +321,7 @@ def test_adex_learns_on_both_backends_and_its_adaptation_crosses_chunks(mnist, t
     assert np.any(sa.state["w_ad_exc"] > 0)
 
     xs, ys = mnist[0][:45], mnist[1][:45]
-    whole = experiment.train(cfg, xs, ys, str(tmp_path / "whole"), seed=1, quiet=True)
-    experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
-    split = experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True)
-    for key in ("w", "w_ad_exc", "v_exc", "theta"):
-        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    split_run_equals_one_run(cfg, xs, ys, tmp_path, ("w", "w_ad_exc", "v_exc", "theta"))
     assert experiment.load(str(tmp_path / "whole")).cfg.excitatory_model().name == "my_adex"
 
 
@@ -411,11 +418,8 @@ def test_inhibitory_stdp_learns_on_both_backends_and_its_weights_are_carried(mni
     np.testing.assert_allclose(rt.state["w_ie"].mean(), sa.state["w_ie"].mean(), rtol=0.05)
 
     xs, ys = mnist[0][:45], mnist[1][:45]
-    whole = experiment.train(cfg, xs, ys, str(tmp_path / "whole"), seed=1, quiet=True)
-    experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True, stop_after_chunks=1)
-    split = experiment.train(cfg, xs, ys, str(tmp_path / "split"), seed=1, quiet=True)
-    for key in ("w", "w_ie", "ie_Apre", "ie_Apost", "ie_lastupdate", "theta"):
-        np.testing.assert_array_equal(whole.state[key], split.state[key], err_msg=key)
+    whole = split_run_equals_one_run(cfg, xs, ys, tmp_path,
+                                     ("w", "w_ie", "ie_Apre", "ie_Apost", "ie_lastupdate", "theta"))
     frozen = Simulator(cfg, learning=False, backend="runtime")
     r = frozen.run(x[:2], experiment.rest_state(cfg, whole.state), seed=0)
     np.testing.assert_array_equal(np.asarray(frozen.objs.syn_ie.w[:]), whole.state["w_ie"])

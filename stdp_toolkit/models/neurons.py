@@ -256,6 +256,14 @@ POISSON_INPUT = NeuronModel(
     ),
 )
 
+# What the other built-in excitatory neurons take from D&C's: the conductance inputs' parameters (ge and gi
+# are relative to the leak), the refractoriness and the adaptive threshold θ, frozen when evaluating
+_DC_SHARED = ("E_exc", "E_inh", "tau_ge", "tau_gi", "refractory_e", "theta_plus", "theta_offset", "tau_theta")
+_DC_PARAMS = {k: EXCITATORY.params[k] for k in _DC_SHARED}
+_DC_UNITS = {k: EXCITATORY.units[k] for k in _DC_SHARED}
+_DC_THRESHOLD = dict(refractory=EXCITATORY.refractory, learning_equations=EXCITATORY.learning_equations,
+                     learning_reset=EXCITATORY.learning_reset, frozen_equations=EXCITATORY.frozen_equations)
+
 # AdEx (Brette & Gerstner 2005: gL, EL, VT, DeltaT, a, b, tau_w of their cortical cell) with the
 # network's conductance inputs (ge, gi relative to the leak, as in the D&C neuron) and D&C's adaptive
 # threshold θ, which shifts the spike initiation (VT) and detection (V_peak) voltages while learning
@@ -273,16 +281,11 @@ dgi/dt = -gi / tau_gi : 1
 """,
     threshold="v > V_peak + theta - theta_offset",
     reset="v = V_reset\nw_ad += b",
-    refractory="refractory_e",
-    learning_equations="dtheta/dt = -theta / tau_theta : volt",
-    learning_reset="theta += theta_plus",
-    frozen_equations="theta : volt",
+    **_DC_THRESHOLD,
     params=dict(C=3000.0, gL=30.0, EL=-70.6, VT=-50.4, DeltaT=2.0, V_peak=-40.4, V_reset=-70.6, a=4.0, b=0.0805,
-                tau_w=144.0, E_exc=0.0, E_inh=-100.0, tau_ge=1.0, tau_gi=2.0, refractory_e=5.0,
-                theta_plus=0.05, theta_offset=20.0, tau_theta=1e7),
+                tau_w=144.0, **_DC_PARAMS),
     units=dict(C="pF", gL="nS", EL="mV", VT="mV", DeltaT="mV", V_peak="mV", V_reset="mV", a="nS", b="nA",
-               tau_w="ms", E_exc="mV", E_inh="mV", tau_ge="ms", tau_gi="ms", refractory_e="ms",
-               theta_plus="mV", theta_offset="mV", tau_theta="ms"),
+               tau_w="ms", **_DC_UNITS),
     initial=dict(v="EL"),
     doc=dict(w_ad="adaptation current: +b per spike, relaxes to a (v - EL) with tau_w",
              theta="as in the D&C neuron; theta_plus 0 turns it off"),
@@ -304,16 +307,11 @@ dgi/dt = -gi / tau_gi : 1
 """,
     threshold="v > vpeak + theta - theta_offset",
     reset="v = c\nu += d",
-    refractory="refractory_e",
-    learning_equations="dtheta/dt = -theta / tau_theta : volt",
-    learning_reset="theta += theta_plus",
-    frozen_equations="theta : volt",
+    **_DC_THRESHOLD,
     params=dict(C=1400.0, k=0.7, vr=-60.0, vt=-40.0, vpeak=35.0, a=30.0, b=-2.0, c=-50.0, d=100.0, gL=14.0,
-                E_exc=0.0, E_inh=-100.0, tau_ge=1.0, tau_gi=2.0, refractory_e=5.0,
-                theta_plus=0.05, theta_offset=20.0, tau_theta=1e7),
+                **_DC_PARAMS),
     units=dict(C="pF", k="nS", vr="mV", vt="mV", vpeak="mV", a="Hz", b="nS", c="mV", d="pA", gL="nS",
-               E_exc="mV", E_inh="mV", tau_ge="ms", tau_gi="ms", refractory_e="ms",
-               theta_plus="mV", theta_offset="mV", tau_theta="ms"),
+               **_DC_UNITS),
     initial=dict(v="vr"),
     doc=dict(u="recovery current: +d per spike, relaxes to b (v - vr) at rate a",
              k="slope of the quadratic I-V curve, per mV of (v - vr)",

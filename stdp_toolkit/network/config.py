@@ -112,15 +112,8 @@ class Config:
 
     # ---- derived models -------------------------------------------------------------------------
     def excitatory_model(self):
-        if isinstance(self.neuron, NeuronModel):
-            base = self.neuron
-        elif isinstance(self.neuron, dict):
-            base = NeuronModel.from_dict(self.neuron)
-        elif isinstance(self.neuron, str) and self.neuron in NEURONS:
-            base = NEURONS[self.neuron]
-        else:
-            raise UserError(f"config value neuron must be one of {', '.join(NEURONS)} or a neuron written out as a "
-                            f"mapping (equations, threshold, reset, params, units); got {V.show(self.neuron)}")
+        base = _named_or_written(self.neuron, NEURONS, "neuron",
+                                 "a neuron written out as a mapping (equations, threshold, reset, params, units)")
         return self._integrated(base.with_params_from("excitatory", self.excitatory))
 
     def inhibitory_model(self):
@@ -132,15 +125,8 @@ class Config:
         return replace(model, method=self.method)
 
     def input_model(self):
-        if isinstance(self.encoding, NeuronModel):
-            base = self.encoding
-        elif isinstance(self.encoding, dict):
-            base = NeuronModel.from_dict(self.encoding, "encoding")
-        elif isinstance(self.encoding, str) and self.encoding in ENCODINGS:
-            base = ENCODINGS[self.encoding]
-        else:
-            raise UserError(f"config value encoding must be one of {', '.join(ENCODINGS)} or an encoding written out "
-                            f"as a mapping (threshold, params, units, ...); got {V.show(self.encoding)}")
+        base = _named_or_written(self.encoding, ENCODINGS, "encoding",
+                                 "an encoding written out as a mapping (threshold, params, units, ...)")
         missing = [k for k in ENCODING_PARAMS if k not in base.params]
         if missing:
             raise UserError(f"encoding {base.name!r} lacks the parameter(s) {', '.join(missing)}: every encoding "
@@ -314,10 +300,7 @@ class Config:
     def _written_out_models(self) -> None:
         """A neuron or rule given as an object is stored as its fields (plain data, like YAML), its
         quantities as numbers; the roles and traces the network needs from it are checked."""
-        if isinstance(self.neuron, NeuronModel):
-            self.neuron = self.neuron.to_dict()
-        if isinstance(self.neuron, dict):   # quantities as numbers, and the roles the network needs
-            self.neuron = {**self.neuron, "params": NeuronModel.from_dict(self.neuron).params}
+        self.neuron = _as_data(self.neuron, NeuronModel.from_dict)
         exc = self.excitatory_model()
         have = exc.state_variables(learning=True)
         for role in ("excitatory_input", "inhibitory_input"):
@@ -327,24 +310,12 @@ class Config:
                                 f"(the {'input' if role == 'excitatory_input' else 'inhibitory'} synapses add their "
                                 f"weights to it, a conductance relative to the leak): declare it, e.g. "
                                 f"d{name}/dt = -{name} / tau_{name} : 1, or name another one in roles: {{{role}: ...}}")
-        if isinstance(self.encoding, NeuronModel):
-            self.encoding = self.encoding.to_dict()
-        if isinstance(self.encoding, dict):
-            self.encoding = {**self.encoding, "params": NeuronModel.from_dict(self.encoding, "encoding").params}
-        if isinstance(self.rule, PlasticityRule):
-            self.rule = self.rule.to_dict()
-        if isinstance(self.rule, dict):
-            self.rule = {**self.rule, "params": get_rule(self.rule).params}   # quantities as numbers
-        if isinstance(self.inhibitory_rule, PlasticityRule):
-            self.inhibitory_rule = self.inhibitory_rule.to_dict()
-        if isinstance(self.inhibitory_rule, dict):
-            self.inhibitory_rule = {**self.inhibitory_rule,
-                                    "params": get_rule(self.inhibitory_rule, "inhibitory_rule_params").params}
-        if isinstance(self.cross_modal, dict) and isinstance(self.cross_modal.get("rule"), PlasticityRule):
-            self.cross_modal["rule"] = self.cross_modal["rule"].to_dict()
-        if isinstance(self.cross_modal, dict) and isinstance(self.cross_modal.get("rule"), dict):
-            written = self.cross_modal["rule"]
-            self.cross_modal["rule"] = {**written, "params": get_rule(written, "cross_modal.rule_params").params}
+        self.encoding = _as_data(self.encoding, lambda d: NeuronModel.from_dict(d, "encoding"))
+        self.rule = _as_data(self.rule, get_rule)
+        self.inhibitory_rule = _as_data(self.inhibitory_rule, lambda d: get_rule(d, "inhibitory_rule_params"))
+        if isinstance(self.cross_modal, dict) and "rule" in self.cross_modal:
+            self.cross_modal["rule"] = _as_data(self.cross_modal["rule"],
+                                                lambda d: get_rule(d, "cross_modal.rule_params"))
         if self.compression:
             rule = self.plasticity()
             if "x_in" not in rule.state_variables()["pre"]:
@@ -430,8 +401,9 @@ class Config:
         self._keep_number("w_init", weight("w_init", self.w_init, g_exc / 1.01, low_open=True))
         self._keep_number("w_ei", weight("w_ei", self.w_ei, g_inh))
         self._keep_number("w_ie", weight("w_ie", self.w_ie, g_exc))
-        if self.plastic_inhibition and "wmax" in self.inhibitory_plasticity().params:
-            weight("inhibitory_rule_params.wmax", self.inhibitory_plasticity().params["wmax"], g_exc)
+        inh_rule = self.inhibitory_plasticity()
+        if inh_rule is not None and "wmax" in inh_rule.params:
+            weight("inhibitory_rule_params.wmax", inh_rule.params["wmax"], g_exc)
         if "wmax" in rule.params:
             weight("rule_params.wmax", rule.params["wmax"], g_exc)
         # normalisation sets each neuron's input weights to sum to norm_total: their mean must be a stable step
@@ -543,3 +515,24 @@ class Config:
         data = self.to_dict()
         data.update(changes)
         return Config.from_dict(data)
+
+
+def _named_or_written(value, table: dict, setting: str, written: str) -> NeuronModel:
+    """A config's model setting: a built-in name in ``table``, a model, or one written out as a mapping."""
+    if isinstance(value, NeuronModel):
+        return value
+    if isinstance(value, dict):
+        return NeuronModel.from_dict(value, setting)
+    if isinstance(value, str) and value in table:
+        return table[value]
+    raise UserError(f"config value {setting} must be one of {', '.join(table)} or {written}; got {V.show(value)}")
+
+
+def _as_data(value, parse):
+    """A model given as an object or a mapping, as plain data (like YAML) with its parameters as the
+    checked numbers ``parse`` gives (a Brian2 quantity becomes a number in its unit); a name as it is."""
+    if isinstance(value, (NeuronModel, PlasticityRule)):
+        value = value.to_dict()
+    if isinstance(value, dict):
+        value = {**value, "params": parse(value).params}
+    return value
