@@ -28,6 +28,7 @@ import numpy as np
 from . import experiment, readout
 from .datasets import AudioSettings, featurize, load_digits, load_fsdd
 from .datasets.audio import add_noise
+from .datasets import paths
 from .datasets.noise import NoiseSpec, image_noise
 from .errors import UserError
 from .network.config import Config
@@ -66,13 +67,13 @@ def check_config(cfg: Config) -> AudioSettings:
 
 
 def resolve_audio_dir(audio_dir: str | None, data_dir: str | None) -> str:
-    """--audio-dir, else $STDP_AUDIO_DIR, else DATA_DIR/fsdd (or $STDP_DATA_DIR/fsdd)."""
+    """--audio-dir, else $STDP_AUDIO_DIR, else the data directory's fsdd/ (datasets.paths.data_dir)."""
     for candidate in (audio_dir, os.environ.get(AUDIO_DIR_ENV)):
         if candidate:
             return candidate
-    for root in (data_dir, os.environ.get("STDP_DATA_DIR")):
-        if root and os.path.isdir(os.path.join(root, "fsdd")):
-            return os.path.join(root, "fsdd")
+    root = paths.data_dir(data_dir)
+    if root and os.path.isdir(os.path.join(root, "fsdd")):
+        return os.path.join(root, "fsdd")
     raise UserError("this config is multimodal: give --audio-dir (the Free Spoken Digit Dataset folder with "
                     f"{{digit}}_{{speaker}}_{{index}}.wav files) or set ${AUDIO_DIR_ENV}")
 

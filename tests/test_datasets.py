@@ -65,3 +65,30 @@ def test_shared_mnist(mnist_dir):
     xt, yt = load_mnist(mnist_dir, "test")
     assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
     assert list(y[:5]) == [5, 0, 4, 1, 9] and list(yt[:5]) == [7, 2, 1, 0, 4]
+
+
+def test_one_rule_finds_every_data_set(tmp_path, monkeypatch):
+    """The folder given, else $STDP_DATA_DIR; a data set's own sub-folder is descended into; the same
+    message everywhere when a folder is missing (MNIST, the bridge's data sets, N-MNIST/SST-2, audio)."""
+    from stdp_toolkit.datasets.paths import DATA_ENV, data_dir
+    from stdp_toolkit.multimodal import resolve_audio_dir
+    from stdp_toolkit.torch_bridge.sequence.events import data_dir_from
+
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "fsdd").mkdir()
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.delenv("STDP_AUDIO_DIR", raising=False)
+    assert data_dir(None, "mnist") is None                      # the embedded digits then
+    with pytest.raises(UserError, match=f"no data directory for SST-2: give --data-dir or set {DATA_ENV}"):
+        data_dir(None, required="SST-2")
+    assert data_dir(tmp_path, "mnist") == str(tmp_path / "mnist")
+    assert data_dir(str(tmp_path), "cifar10") == str(tmp_path)  # no sub-folder: the folder itself
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    assert data_dir(None, "mnist") == str(tmp_path / "mnist")
+    assert str(data_dir_from(None)) == str(tmp_path)
+    assert resolve_audio_dir(None, None) == str(tmp_path / "fsdd")
+    for call in (lambda: data_dir(str(tmp_path / "nowhere"), "mnist"),
+                 lambda: data_dir_from(tmp_path / "nowhere"),
+                 lambda: resolve_audio_dir(None, str(tmp_path / "nowhere"))):
+        with pytest.raises(UserError, match=r"data directory not found: .*nowhere \(give --data-dir or set"):
+            call()

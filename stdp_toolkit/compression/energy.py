@@ -29,9 +29,8 @@ import math
 
 import numpy as np
 
-SOURCE = ("M. Horowitz, 'Computing's energy problem (and what we can do about it)', "
-          "IEEE ISSCC 2014, pp. 10-14; 45 nm, 0.9 V")
-PJ = dict(fp32_add=0.9, int32_add=0.1, int8_add=0.03, sram_8kb_read_64bit=10.0)
+from ..energy import PJ, SOURCE
+
 PJ_PER_BIT = PJ["sram_8kb_read_64bit"] / 64
 
 

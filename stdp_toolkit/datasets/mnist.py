@@ -12,27 +12,15 @@ import numpy as np
 
 from ..errors import UserError
 from ..validation import check_labels
+from . import paths
 from .idx import load_idx
 
-DATA_ENV = "STDP_DATA_DIR"
 _PREFIX = {"train": "train", "test": "t10k"}
 
 
 def resolve_data_dir(data_dir: str | None, subdir: str = "mnist") -> str | None:
-    """Where the IDX files are: the given directory, else ``$STDP_DATA_DIR`` (its ``mnist/``).
-
-    A directory that holds a ``subdir`` folder (the shared data layout) is descended into.
-    Returns None when neither is set (callers fall back to the embedded digits).
-    """
-    if data_dir is None:
-        env = os.environ.get(DATA_ENV)
-        if not env:
-            return None
-        data_dir = env
-    if not os.path.isdir(data_dir):
-        raise UserError(f"data directory not found: {data_dir} (give --data-dir or set {DATA_ENV})")
-    nested = os.path.join(data_dir, subdir)
-    return nested if os.path.isdir(nested) else data_dir
+    """Where the IDX files are (see :func:`stdp_toolkit.datasets.paths.data_dir`); None: use the embedded digits."""
+    return paths.data_dir(data_dir, subdir)
 
 
 def _find(data_dir: str, stem: str) -> str:

@@ -15,6 +15,7 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
+from ..datasets import paths
 from ..errors import UserError
 from ..validation import check_labels
 
@@ -176,15 +177,8 @@ def load_cifar10(source: str, split: str = "train", limit_per_class: Optional[in
 
 
 def resolve_dataset_dir(name: str, data_dir: Optional[str]) -> str:
-    """``data_dir`` or ``$STDP_DATA_DIR``; descends into ``mnist/`` / ``cifar10/`` when present."""
-    if data_dir is None:
-        data_dir = os.environ.get("STDP_DATA_DIR")
-        if not data_dir:
-            raise UserError(f"no data directory for {name}: give --data-dir or set STDP_DATA_DIR")
-    if not os.path.exists(data_dir):
-        raise UserError(f"data directory not found: {data_dir} (give --data-dir or set STDP_DATA_DIR)")
-    nested = os.path.join(data_dir, name)
-    return nested if os.path.isdir(nested) else data_dir
+    """The folder of ``name`` (``mnist`` / ``cifar10``): see :func:`stdp_toolkit.datasets.paths.data_dir`."""
+    return paths.data_dir(data_dir, name, required=name)
 
 
 def load_dataset(name: str, data_dir: Optional[str], split: str, limit: Optional[int] = None):

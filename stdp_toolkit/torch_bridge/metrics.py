@@ -21,14 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..energy import PJ, SOURCE
 from .snn import SpikingNet
 
 __all__ = ["E_MAC_FP32_PJ", "E_AC_FP32_PJ", "E_MAC_INT32_PJ", "E_AC_INT32_PJ", "ann_macs", "snn_metrics"]
 
-E_MAC_FP32_PJ = 4.6  # Horowitz ISSCC 2014, 45 nm: 32-bit float multiply (3.7) + add (0.9)
-E_AC_FP32_PJ = 0.9   # 32-bit float add
-E_MAC_INT32_PJ = 3.2  # 32-bit int multiply (3.1) + add (0.1)
-E_AC_INT32_PJ = 0.1   # 32-bit int add
+E_MAC_FP32_PJ, E_AC_FP32_PJ = PJ["fp32_mac"], PJ["fp32_add"]
+E_MAC_INT32_PJ, E_AC_INT32_PJ = PJ["int32_mac"], PJ["int32_add"]
 
 
 def _dense_ops(m: nn.Module, inp: torch.Tensor) -> int:
@@ -121,5 +120,5 @@ def snn_metrics(snn: SpikingNet, x: torch.Tensor, y: torch.Tensor | None = None,
         ann_macs_total=sum(dense), snn_acs_total=sum(acs_ps), snn_macs_total=sum(macs_ps),
         ann_energy_uJ=e_ann, snn_energy_uJ=e_snn, energy_ratio=(e_ann / e_snn if e_snn else float("inf")),
         energy_constants=dict(mac_pJ=E_MAC_FP32_PJ, ac_pJ=E_AC_FP32_PJ,
-                              source="Horowitz, ISSCC 2014, 45 nm, 32-bit float"),
+                              source=SOURCE + " (32-bit float)"),
     )

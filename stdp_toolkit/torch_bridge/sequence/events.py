@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...datasets import paths
 from ...errors import UserError
 
 EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
@@ -24,16 +25,8 @@ NMNIST_DIR = "nmnist-small"
 
 
 def data_dir_from(arg: str | os.PathLike | None) -> Path:
-    """Resolve the data directory: an explicit argument, else ``$STDP_DATA_DIR``."""
-    value = arg if arg else os.environ.get("STDP_DATA_DIR")
-    if not value:
-        raise UserError("no data directory given; pass --data-dir DIR or set STDP_DATA_DIR "
-                        "(the folder that holds nmnist-small/ and sst2/)")
-    path = Path(value)
-    if not path.is_dir():
-        raise UserError(f"data directory {path} does not exist; pass the folder that holds "
-                        "nmnist-small/ and sst2/ via --data-dir or STDP_DATA_DIR")
-    return path
+    """The folder that holds ``nmnist-small/`` and ``sst2/`` (see :func:`stdp_toolkit.datasets.paths.data_dir`)."""
+    return Path(paths.data_dir(arg, required="N-MNIST and SST-2 (the folder that holds nmnist-small/ and sst2/)"))
 
 
 def decode_nmnist_bytes(raw: bytes | np.ndarray, source: str = "<bytes>",

@@ -16,8 +16,10 @@ Accounting (stated in every report):
 """
 from __future__ import annotations
 
-E_MAC_J = 4.6e-12
-E_AC_J = 0.9e-12
+from ...energy import PJ
+
+E_MAC_J = PJ["fp32_mac"] * 1e-12
+E_AC_J = PJ["fp32_add"] * 1e-12
 
 
 def count_params(model) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ... import checkpoint
+from ...datasets import paths
 from ...errors import UserError
 from ..train import rng_state, set_rng_state, stretch_schedule
 from .metrics import count_params, energy_report
@@ -297,7 +297,7 @@ def _data_identity(cfg: TrainConfig, splits: dict) -> dict:
         s = splits.get(name)
         if s is not None:
             arrays += [t.numpy() for t in (s.x, s.y, s.lengths) if t is not None]
-    where = "synthetic" if cfg.task == "recall" else (cfg.data_dir or os.environ.get("STDP_DATA_DIR") or "?")
+    where = "synthetic" if cfg.task == "recall" else paths.data_dir(cfg.data_dir) or "?"
     ident = checkpoint.data_identity(f"{cfg.task} ({where})", *arrays)
     ident["n_train"] = int(len(splits["train"].y))
     return ident
