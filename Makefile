@@ -50,7 +50,7 @@ print-python312:
 
 test-py312: $(BIN312)/.installed
 	STDP_DATA_DIR=$${STDP_DATA_DIR:-$(DATA_DIR)} $(BIN312)/python -m pytest -q -ra tests \
-	    --ignore=tests/torch_bridge --ignore=tests/sequence $(PY312_PYTEST_ARGS)
+	    --ignore=tests/torch_bridge --ignore=tests/lite $(PY312_PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV312) runs .pytest_cache

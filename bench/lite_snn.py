@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from stdp_toolkit.torch_bridge.sequence.train import TrainConfig, checkpoint_path, train
+from stdp_toolkit.lite.train import TrainConfig, checkpoint_path, train
 
 NMNIST = dict(task="nmnist", epochs=30, batch_size=32, lr=2e-3, n_bins=10, shift=2)
 SST2 = dict(task="sst2", epochs=3, batch_size=128, lr=2e-3, max_len=48, dropout=0.2, log_every=50)

@@ -17,7 +17,7 @@ from .errors import UserError
 COMMAND_MODULES = (
     "stdp_toolkit.commands",
     "stdp_toolkit.torch_bridge.cli",
-    "stdp_toolkit.torch_bridge.sequence.cli",
+    "stdp_toolkit.lite.cli",
 )
 
 

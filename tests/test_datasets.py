@@ -72,7 +72,7 @@ def test_one_rule_finds_every_data_set(tmp_path, monkeypatch):
     message everywhere when a folder is missing (MNIST, the bridge's data sets, N-MNIST/SST-2, audio)."""
     from stdp_toolkit.datasets.paths import DATA_ENV, data_dir
     from stdp_toolkit.multimodal import resolve_audio_dir
-    from stdp_toolkit.torch_bridge.sequence.events import data_dir_from
+    from stdp_toolkit.lite.events import data_dir_from
 
     (tmp_path / "mnist").mkdir()
     (tmp_path / "fsdd").mkdir()

@@ -23,9 +23,9 @@ from stdp_toolkit import checkpoint
 from stdp_toolkit.datasets import load_idx, parse_sphere_header, read_audio, read_sphere
 from stdp_toolkit.datasets.speech import MAX_RATE, MIN_DURATION_MS, MIN_RATE, SILENCE
 from stdp_toolkit.errors import UserError
-from stdp_toolkit.torch_bridge.sequence.events import (EVENT_DTYPE, NMNIST_SENSOR, bin_events, decode_nmnist_bytes,
+from stdp_toolkit.lite.events import (EVENT_DTYPE, NMNIST_SENSOR, bin_events, decode_nmnist_bytes,
                                                       read_label_file, read_nmnist)
-from stdp_toolkit.torch_bridge.sequence.text import read_sst2
+from stdp_toolkit.lite.text import read_sst2
 
 # a reader gets 5 s per example (a tiny file takes milliseconds; the margin is for a loaded CI machine)
 # and no_hang stops one that never returns
@@ -329,7 +329,7 @@ def test_property_sphere_valid_reads_back_and_a_cut_in_the_samples_is_refused(wo
 
 
 # ------------------------------------------------------------------------------------------------
-# N-MNIST events and label files (torch_bridge/sequence/events.py)
+# N-MNIST events and label files (lite/events.py)
 # ------------------------------------------------------------------------------------------------
 @st.composite
 def nmnist_events(draw):
@@ -395,7 +395,7 @@ def test_property_nmnist_label_file(work, f, data):
 
 
 # ------------------------------------------------------------------------------------------------
-# SST-2 TSV (torch_bridge/sequence/text.py)
+# SST-2 TSV (lite/text.py)
 # ------------------------------------------------------------------------------------------------
 _WORDS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n\x00"),
                  min_size=1, max_size=30).filter(lambda t: t.strip())

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ... import checkpoint
-from ...datasets import paths
-from ...errors import UserError
-from ..train import rng_state, set_rng_state, stretch_schedule
+from .. import checkpoint
+from ..datasets import paths
+from ..errors import UserError
+from ..torch_bridge.train import rng_state, set_rng_state, stretch_schedule
 from .metrics import count_params, energy_report
 from .models import MODEL_KEYWORDS, MODEL_NAMES, SPIKING, SeqSpec, build_model, check_model_keywords, count_ops
 
@@ -78,7 +78,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Every value checked here, before any work: one line naming the option and what it must be."""
-        from ... import validation as v
+        from .. import validation as v
 
         if self.task not in TASKS:
             raise UserError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
@@ -235,7 +235,7 @@ def check_output(cfg: TrainConfig) -> Path:
     Run before any work: ``--out`` is (or can be created as) a writable folder, not a file and not
     under a file, and neither ``<tag>.pt`` nor ``<tag>.json`` in it is a folder. Creates ``--out``.
     """
-    from ...validation import check_output_dir
+    from ..validation import check_output_dir
 
     out = Path(check_output_dir(str(cfg.out), "--out"))
     try:

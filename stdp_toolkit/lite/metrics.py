@@ -16,7 +16,7 @@ Accounting (stated in every report):
 """
 from __future__ import annotations
 
-from ...energy import PJ
+from ..energy import PJ
 
 E_MAC_J = PJ["fp32_mac"] * 1e-12
 E_AC_J = PJ["fp32_add"] * 1e-12

@@ -4,12 +4,12 @@ torch = pytest.importorskip("torch")
 
 from stdp_toolkit.errors import UserError  # noqa: E402
 from stdp_toolkit.torch_bridge.layers import LIF  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence.metrics import count_params, energy_report  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence.models import (LITE, MODEL_KEYWORDS, MODEL_NAMES, CNNBaseline,  # noqa: E402
+from stdp_toolkit.lite.metrics import count_params, energy_report  # noqa: E402
+from stdp_toolkit.lite.models import (LITE, MODEL_KEYWORDS, MODEL_NAMES, CNNBaseline,  # noqa: E402
                                                       RNNBaseline, SeqSpec, TemporalAttention, VanillaSNN,
                                                       build_model, count_ops)
-from stdp_toolkit.torch_bridge.sequence.synthetic import make_recall  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence.train import TrainConfig, early_step_gradient  # noqa: E402
+from stdp_toolkit.lite.synthetic import make_recall  # noqa: E402
+from stdp_toolkit.lite.train import TrainConfig, early_step_gradient  # noqa: E402
 
 
 def _small(name):

@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from stdp_toolkit.torch_bridge.sequence.train import TrainConfig, train  # noqa: E402
+from stdp_toolkit.lite.train import TrainConfig, train  # noqa: E402
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...checkpoint import atomic_write
-from ...errors import UserError
-from ...validation import is_number
+from ..checkpoint import atomic_write
+from ..errors import UserError
+from ..validation import is_number
 
 TASK_ORDER = {"nmnist": 0, "sst2": 1, "recall": 2}
 MODEL_ORDER = {"lite": 0, "vanilla": 1, "lstm": 2, "gru": 3, "cnn": 4}
@@ -22,7 +22,7 @@ PLOT_FORMATS = (".png", ".pdf", ".svg", "")
 
 def check_output_file(option: str, path) -> Path:
     """One line if ``path`` cannot be written as a file: a folder, under a file, not writable, not a plot format."""
-    from ...validation import check_output_file as check
+    from ..validation import check_output_file as check
 
     path = Path(path)
     if option == "--plot" and path.suffix.lower() not in PLOT_FORMATS:

@@ -1,7 +1,7 @@
 import pytest
 
 from stdp_toolkit.errors import UserError
-from stdp_toolkit.torch_bridge.sequence.text import Vocab, load_sst2, pad_ids, read_sst2, tokenize
+from stdp_toolkit.lite.text import Vocab, load_sst2, pad_ids, read_sst2, tokenize
 
 
 def test_tokenize():

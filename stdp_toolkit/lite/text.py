@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import UserError
+from ..errors import UserError
 from .events import data_dir_from
 
 PAD, UNK = "<pad>", "<unk>"

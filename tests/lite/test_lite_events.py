@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stdp_toolkit.errors import UserError
-from stdp_toolkit.torch_bridge.sequence.events import (bin_events, decode_nmnist_bytes, load_nmnist, read_events,
+from stdp_toolkit.lite.events import (bin_events, decode_nmnist_bytes, load_nmnist, read_events,
                                                       read_label_file, read_nmnist)
 
 

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import UserError
-from ..layers import LIF
+from ..errors import UserError
+from ..torch_bridge.layers import LIF
 
 MODEL_NAMES = ("vanilla", "lite", "lstm", "gru", "cnn")
 SPIKING = ("vanilla", "lite")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import UserError
+from ..errors import UserError
 
 
 def make_recall(n: int, length: int, n_classes: int = 4, dim: int = 17, cue_steps: int = 5,

@@ -14,7 +14,7 @@ import json
 import signal
 import sys
 
-from ...errors import UserError
+from ..errors import UserError
 
 MODELS = ("lite", "vanilla", "lstm", "gru", "cnn")
 TASKS = ("nmnist", "sst2", "recall")

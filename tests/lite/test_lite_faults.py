@@ -17,9 +17,9 @@ torch = pytest.importorskip("torch")
 from stdp_toolkit import checkpoint  # noqa: E402
 from stdp_toolkit.cli import main  # noqa: E402
 from stdp_toolkit.errors import UserError  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence import synthetic  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence import train as train_mod  # noqa: E402
-from stdp_toolkit.torch_bridge.sequence.train import TrainConfig, train  # noqa: E402
+from stdp_toolkit.lite import synthetic  # noqa: E402
+from stdp_toolkit.lite import train as train_mod  # noqa: E402
+from stdp_toolkit.lite.train import TrainConfig, train  # noqa: E402
 
 TINY = ["lite-train", "--task", "recall", "--model", "lite", "--length", "12", "--n-train", "32", "--eval-limit", "16",
         "--channels", "8", "--batch-size", "8", "--dropout", "0.3"]

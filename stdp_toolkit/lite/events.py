@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...datasets import paths
-from ...errors import UserError
+from ..datasets import paths
+from ..errors import UserError
 
 EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
 NMNIST_SENSOR = (34, 34)  # width, height
