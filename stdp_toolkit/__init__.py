@@ -6,8 +6,7 @@ The flat API for notebooks (names are imported when first used, so ``import stdp
 
     cfg = st.Config(n_neurons=100, rule=my_rule)          # a built-in rule name or a rule written out
     x, y, _ = st.load_digits(None, "train", limit=1000)   # MNIST from STDP_DATA_DIR, else embedded digits
-    run = st.train(cfg, x, y, "runs/mine")                # compiled, chunked, checkpointed, resumable
-    run = st.label(run, x, y); run.save("runs/mine")
+    run, _ = st.fit(cfg, x, y, "runs/mine")               # train (compiled, chunked, resumable), label, save
     print(st.evaluate(run, *st.load_digits(None, "test", limit=1000)[:2])["accuracy"])
     st.plots.receptive_fields(run.weights)
 
@@ -38,6 +37,10 @@ _EXPORTS = {
     "respond": "stdp_toolkit.experiment",
     "load": "stdp_toolkit.experiment",
     "RunState": "stdp_toolkit.experiment",
+    # the recipes: train + label + save, evaluate a saved run, its figures
+    "fit": "stdp_toolkit.pipeline",
+    "evaluate_run": "stdp_toolkit.pipeline",
+    "figures": "stdp_toolkit.pipeline",
     # one network, driven by hand (spikes, traces)
     "Simulator": "stdp_toolkit.network.simulator",
     "ChunkResult": "stdp_toolkit.network.simulator",
@@ -50,7 +53,7 @@ _EXPORTS = {
     # errors meant for the user (one line: the problem and the fix)
     "UserError": "stdp_toolkit.errors",
 }
-_MODULES = ("plots", "readout", "datasets", "models", "compression", "multimodal", "checkpoint")
+_MODULES = ("plots", "readout", "datasets", "models", "compression", "multimodal", "checkpoint", "pipeline", "experiment")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 

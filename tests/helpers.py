@@ -15,3 +15,41 @@ def digits(n):
 
     x, _ = load_embedded_digits("train")
     return x[:n].reshape(n, -1) / 255.0
+
+
+def execute_notebook(name: str, *, env: dict | None = None, timeout: int = 600, cwd=None):
+    """Run ``notebooks/<name>`` top to bottom in a fresh kernel, with ``env`` set for it (and restored
+    after), in ``cwd`` (default: the notebooks folder). Returns the executed notebook."""
+    import os
+
+    import pytest
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks", name)
+    nb = nbformat.read(path, as_version=4)
+    old = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(cwd or os.path.dirname(path))}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return nb
+
+
+def notebook_outputs(nb) -> list:
+    """Every output of every code cell."""
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def notebook_text(nb) -> str:
+    """What the notebook printed."""
+    return "".join(o.get("text", "") for o in notebook_outputs(nb))
+
+
+def images(outputs) -> list:
+    """Figures a notebook showed, by display() or as a cell's value."""
+    return [o for o in outputs if o.get("output_type") in ("display_data", "execute_result")
+            and "image/png" in o.get("data", {})]

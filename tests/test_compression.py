@@ -341,12 +341,12 @@ def test_sweep_on_a_local_dask_cluster(compressed_run, mnist, mnist_dir):
 @pytest.mark.slow
 def test_compression_notebook(mnist_dir, tmp_path):
     """The notebook runs top to bottom at small size (same cached builds as the tests above)."""
-    from test_notebooks import execute, images
+    from helpers import execute_notebook, images, notebook_outputs
 
-    nb = execute("compression.ipynb", env={"NB_NEURONS": "30", "NB_TRAIN": "300", "NB_TEST": "100",
+    nb = execute_notebook("compression.ipynb", env={"NB_NEURONS": "30", "NB_TRAIN": "300", "NB_TEST": "100",
                                            "NB_RUN_DIR": str(tmp_path / "nb"), "STDP_DATA_DIR": os.path.dirname(mnist_dir),
                                            "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    outputs = notebook_outputs(nb)
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert len(images(outputs)) == 4     # correlation scores, masks, fields, histograms: each shown once
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")

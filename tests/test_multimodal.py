@@ -237,12 +237,12 @@ def test_multimodal_cli_errors(tmp_path):
 
 @pytest.mark.slow
 def test_multimodal_notebook(tmp_path):
-    from test_notebooks import execute, images
+    from helpers import execute_notebook, images, notebook_outputs
 
     data = os.path.dirname(shared_data("fsdd"))
-    nb = execute("multimodal.ipynb", timeout=900, env={
+    nb = execute_notebook("multimodal.ipynb", timeout=900, env={
         "STDP_DATA_DIR": data, "NB_NEURONS": "20", "NB_TRAIN": "400", "NB_TEST": "100",
         "NB_RUN_DIR": str(tmp_path / "run"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    outputs = notebook_outputs(nb)
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert len(images(outputs)) == 7     # each figure shown once: 2 + 3 + 1 + 1

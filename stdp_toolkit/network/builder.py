@@ -185,18 +185,46 @@ def build_network(cfg: Config, learning: bool, n_presentations: int,
 
 
 def _build_network(cfg, learning, n_presentations, record_input, record_inhibitory, traces) -> NetworkObjects:
+    """The network, part by part (the order of creation is kept: it fixes the generated code)."""
     n_e, n_in = cfg.n_neurons, cfg.n_inputs
     exc_m, inh_m, inp_m, rule = cfg.excitatory_model(), cfg.inhibitory_model(), cfg.input_model(), cfg.plasticity()
-    g_exc = exc_m.role("excitatory_input")   # where the input and cross-modal synapses deliver their weights
     period = cfg.steps_per_presentation
-    on_steps = int(round(inp_m.params["t_on"] / cfg.dt))
     pres_clock = b2.Clock(dt=period * cfg.dt * b2.ms, name="presentation_clock")
-
     stimulus = b2.TimedArray(np.zeros((n_presentations, n_in)), dt=1 * b2.second, name="stimulus")
+    ctrl = _controller(cfg, period)
+    inputs = _input_group(cfg, learning, inp_m, rule, ctrl, stimulus, pres_clock)
+    cross = cfg.cross_plasticity() if cfg.has_cross_modal else None
+    exc, inh = _neuron_groups(cfg, learning, exc_m, inh_m, rule, cross)
+    for group in (inputs, exc, inh):
+        zero_subnormals(group, pres_clock)
+    syn_input = _input_synapses(cfg, learning, rule, inputs, exc, exc_m.role("excitatory_input"), pres_clock)
+    syn_ei, syn_ie = _inhibition(cfg, learning, exc_m, exc, inh)
+    syn_cross = _cross_modal_synapses(cfg, learning, cross, exc, exc_m.role("excitatory_input"))
+    syn_count = b2.Synapses(exc, ctrl, on_pre="count_post += 1", name="exc_counter")
+    syn_count.connect(i=np.arange(n_e), j=np.zeros(n_e, dtype=int))
 
-    # controller: sample counter, repeat ("boost") counter, spike count of this presentation, the
-    # runaway flag (spike_limit: run-time data, 0 = off), and the simulated time (``elapsed``: where
-    # the run stopped, so that Brian2's event-driven update times can be carried to the next chunk)
+    spikes_exc = b2.SpikeMonitor(exc, record=True, name="spikes_exc")
+    presentations = b2.StateMonitor(ctrl, ["sample", "boosts"], record=0, clock=pres_clock, when="start",
+                                    name="presentations")
+    spikes_input = b2.SpikeMonitor(inputs, name="spikes_input") if record_input else None
+    spikes_inh = b2.SpikeMonitor(inh, name="spikes_inh") if record_inhibitory else None
+    objects = [ctrl, inputs, exc, inh, syn_input, syn_ei, syn_ie, syn_count, spikes_exc, presentations]
+    objects += [syn_cross] if syn_cross is not None else []
+    objects += [m for m in (spikes_input, spikes_inh) if m is not None]
+    trace_mon = None
+    if traces is not None:
+        trace_mon = b2.StateMonitor(exc, list(traces.variables), record=list(traces.neurons), name="traces",
+                                    dt=(traces.every_ms or cfg.dt) * b2.ms)
+        objects.append(trace_mon)
+    net = b2.Network(*objects, name="diehl_cook")
+    return NetworkObjects(net, inputs, exc, inh, ctrl, syn_input, syn_ei, syn_ie, stimulus, syn_cross, spikes_exc,
+                          presentations, spikes_input, spikes_inh, learning, n_presentations, trace_mon)
+
+
+def _controller(cfg, period: int) -> b2.NeuronGroup:
+    """Sample counter, repeat ("boost") counter, spike count of this presentation, the runaway flag
+    (spike_limit: run-time data, 0 = off) and the simulated time (``elapsed``: where the run stopped,
+    so that Brian2's event-driven update times can be carried to the next chunk)."""
     ctrl = b2.NeuronGroup(1, "sample : 1\nboosts : 1\ncount : 1\nn_valid : 1\nspike_limit : 1\nrunaway : 1\n"
                           "done : 1\nelapsed : second", name="controller")
     # (done: after the first step of the presentation after the last sample, where the runtime backend stops)
@@ -217,7 +245,13 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     ctrl.namespace.update(period=period, min_spikes=cfg.min_spikes, max_boosts=cfg.max_boosts)
     if stop:
         ctrl.namespace["stop_run"] = stop_run
+    return ctrl
 
+
+def _input_group(cfg, learning, inp_m, rule, ctrl, stimulus, pres_clock) -> b2.NeuronGroup:
+    """The input neurons: the encoding, the rule's presynaptic trace, the pruning trace integral."""
+    n_in, period = cfg.n_inputs, cfg.steps_per_presentation
+    on_steps = int(round(inp_m.params["t_on"] / cfg.dt))
     zeros_in = np.zeros(n_in, dtype=int)
     # pruning (compression section): a 0/1 ``mask`` per input synapse and a correlation trace
     # ``c`` (sum of the presynaptic trace at postsynaptic spikes); ``x_int`` integrates the
@@ -249,11 +283,15 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     inputs.sample = b2.linked_var(ctrl, "sample", index=zeros_in)
     inputs.boosts = b2.linked_var(ctrl, "boosts", index=zeros_in)
     inputs.n_valid = b2.linked_var(ctrl, "n_valid", index=zeros_in)
+    return inputs
 
+
+def _neuron_groups(cfg, learning, exc_m, inh_m, rule, cross) -> tuple[b2.NeuronGroup, b2.NeuronGroup]:
+    """The excitatory neurons (with the rules' postsynaptic traces) and their inhibitory partners."""
+    n_e = cfg.n_neurons
     exc_extra = (rule.post_trace + "\nwsum : 1") if learning else ""
     exc_reset = rule.post_trace_reset if learning else ""
     exc_ns = {**exc_m.namespace(), **(rule.namespace() if learning else {})}
-    cross = cfg.cross_plasticity() if cfg.has_cross_modal else None
     if learning and cross is not None:
         # the cross-modal rule's presynaptic trace lives in the excitatory group (its pre side);
         # its post traces, if any, are the input rule's own (config validation checks that)
@@ -275,9 +313,12 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     )
     if multi:
         exc.ensemble = inh.ensemble = ensemble_index(cfg)
-    for group in (inputs, exc, inh):
-        zero_subnormals(group, pres_clock)
+    return exc, inh
 
+
+def _input_synapses(cfg, learning, rule, inputs, exc, g_exc: str, pres_clock) -> b2.Synapses:
+    """Input -> E: the plastic projection (rule, pruning mask, normalisation, delays)."""
+    prune = learning and cfg.prunes
     # ``d`` holds the conduction delays as an ordinary variable so it can be set per run;
     # the simulator copies it into the pathway's delay (see Simulator)
     delay_var = "\nd : second (constant)" if cfg.delay_max > 0 else ""
@@ -302,7 +343,6 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
                             name="input_exc", namespace=rule.namespace() if learning else {})
     pre_idx, post_idx = input_connectivity(cfg)
     syn_input.connect(i=pre_idx, j=post_idx)
-    objects = [ctrl, inputs, exc, inh, syn_input]
     if learning and cfg.norm_total > 0:
         # compute the sum once per presentation, then normalise before the thresholds
         syn_input.summed_updaters["wsum_post"]._clock = pres_clock
@@ -310,7 +350,11 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
                                 clock=pres_clock,
                                 when="before_thresholds", name="normalise_weights")
         syn_input.namespace["norm_total"] = cfg.norm_total
+    return syn_input
 
+
+def _inhibition(cfg, learning, exc_m, exc, inh) -> tuple[b2.Synapses, b2.Synapses]:
+    """E -> I one to one, and I -> E to every other neuron of the ensemble (fixed or plastic)."""
     syn_ei = b2.Synapses(exc, inh, on_pre="ge_post += w_ei", name="exc_inh", namespace={"w_ei": cfg.w_ei})
     syn_ei.connect(j="i")
     g_inh = exc_m.role("inhibitory_input")
@@ -324,36 +368,22 @@ def _build_network(cfg, learning, n_presentations, record_input, record_inhibito
     else:
         syn_ie = b2.Synapses(inh, exc, "w : 1", on_pre=f"{g_inh}_post += w", name="inh_exc")
     # lateral inhibition stays inside an ensemble: ensembles compete only within themselves
-    syn_ie.connect(condition="i != j and ensemble_pre == ensemble_post" if multi else "i != j")
-    syn_cross = None
-    if cross is not None:
-        # Cross-modal synapses only excite (ge, like the input synapses; weights clipped to
-        # [0, wmax]) and are not normalised; they learn with their own rule and parameters.
-        if learning:
-            w = cross.weight
-            c_model, c_pre, c_post = f"{w} : 1", f"{g_exc}_post += {w}\n" + cross.on_pre, cross.on_post or None
-        else:
-            c_model, c_pre, c_post = "w : 1", f"{g_exc}_post += w", None
-        syn_cross = b2.Synapses(exc, exc, c_model, on_pre=c_pre, on_post=c_post, name="cross_modal",
-                                namespace=cross.namespace() if learning else {})
-        ci, cj = cross_connectivity(cfg)
-        syn_cross.connect(i=ci, j=cj)
-    syn_count = b2.Synapses(exc, ctrl, on_pre="count_post += 1", name="exc_counter")
-    syn_count.connect(i=np.arange(n_e), j=np.zeros(n_e, dtype=int))
+    syn_ie.connect(condition="i != j and ensemble_pre == ensemble_post" if len(cfg.ensemble_list()) > 1 else "i != j")
+    return syn_ei, syn_ie
 
-    spikes_exc = b2.SpikeMonitor(exc, record=True, name="spikes_exc")
-    presentations = b2.StateMonitor(ctrl, ["sample", "boosts"], record=0, clock=pres_clock, when="start",
-                                    name="presentations")
-    spikes_input = b2.SpikeMonitor(inputs, name="spikes_input") if record_input else None
-    spikes_inh = b2.SpikeMonitor(inh, name="spikes_inh") if record_inhibitory else None
-    objects += [syn_ei, syn_ie, syn_count, spikes_exc, presentations]
-    objects += [syn_cross] if syn_cross is not None else []
-    objects += [m for m in (spikes_input, spikes_inh) if m is not None]
-    trace_mon = None
-    if traces is not None:
-        trace_mon = b2.StateMonitor(exc, list(traces.variables), record=list(traces.neurons), name="traces",
-                                    dt=(traces.every_ms or cfg.dt) * b2.ms)
-        objects.append(trace_mon)
-    net = b2.Network(*objects, name="diehl_cook")
-    return NetworkObjects(net, inputs, exc, inh, ctrl, syn_input, syn_ei, syn_ie, stimulus, syn_cross, spikes_exc,
-                          presentations, spikes_input, spikes_inh, learning, n_presentations, trace_mon)
+
+def _cross_modal_synapses(cfg, learning, cross, exc, g_exc: str) -> b2.Synapses | None:
+    """E -> E between ensembles. They only excite (like the input synapses; weights clipped to
+    [0, wmax]) and are not normalised; they learn with their own rule and parameters."""
+    if cross is None:
+        return None
+    if learning:
+        w = cross.weight
+        c_model, c_pre, c_post = f"{w} : 1", f"{g_exc}_post += {w}\n" + cross.on_pre, cross.on_post or None
+    else:
+        c_model, c_pre, c_post = "w : 1", f"{g_exc}_post += w", None
+    syn_cross = b2.Synapses(exc, exc, c_model, on_pre=c_pre, on_post=c_post, name="cross_modal",
+                            namespace=cross.namespace() if learning else {})
+    ci, cj = cross_connectivity(cfg)
+    syn_cross.connect(i=ci, j=cj)
+    return syn_cross

@@ -8,7 +8,7 @@ from stdp_toolkit.cli import main
 
 
 def test_cli_module_does_not_import_torch():
-    code = ("import sys, argparse; import stdp_toolkit.lite.cli as c; "
+    code = ("import sys, argparse; import stdp_toolkit.cli.lite as c; "
             "p = argparse.ArgumentParser(); c.register(p.add_subparsers()); "
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

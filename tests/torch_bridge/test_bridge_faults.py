@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 from stdp_toolkit.cli import main
 from stdp_toolkit.errors import UserError
-from stdp_toolkit.torch_bridge import cli as bridge_cli
+from stdp_toolkit.cli import bridge as bridge_cli
 from stdp_toolkit.torch_bridge import train as bridge_train
 from stdp_toolkit.torch_bridge.data import load_dataset
 from stdp_toolkit.torch_bridge.train import load_checkpoint, pick_device

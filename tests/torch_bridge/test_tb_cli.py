@@ -18,7 +18,7 @@ def _run(capsys, argv):
 
 def test_bridge_cli_imports_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
-            "import stdp_toolkit.torch_bridge.cli as c, argparse\n"
+            "import stdp_toolkit.cli.bridge as c, argparse\n"
             "p = argparse.ArgumentParser(); c.register(p.add_subparsers())\n"
             "print('ok')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -102,7 +102,7 @@ def _check_applies(args, task: str, models, option: str = "--model") -> None:
 
 
 def _config(args, **over):
-    from .train import TrainConfig
+    from ..lite.train import TrainConfig
 
     fields = dict(task=getattr(args, "task", "recall"), model=getattr(args, "model", "lite"),
                   data_dir=args.data_dir, out=args.out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -133,7 +133,7 @@ def _summary(r: dict) -> str:
 
 def _interrupted(command: str, cfg) -> int:
     """Ctrl-C / SIGTERM: one line saying what is kept and how to continue (a resume needs --resume here)."""
-    from .train import checkpoint_path
+    from ..lite.train import checkpoint_path
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the message short
     ckpt = checkpoint_path(cfg) if cfg is not None else None
@@ -146,7 +146,7 @@ def _interrupted(command: str, cfg) -> int:
 
 
 def _train(args) -> int:
-    from .train import train
+    from ..lite.train import train
 
     _check_applies(args, args.task, [args.model])
     cfg = _config(args)
@@ -160,7 +160,7 @@ def _train(args) -> int:
 
 
 def _seqlen(args) -> int:
-    from .train import RECALL_MIN_LENGTH, preflight, train
+    from ..lite.train import RECALL_MIN_LENGTH, preflight, train
 
     try:
         lengths = [int(v) for v in args.lengths.split(",") if v.strip()]
@@ -202,7 +202,7 @@ def _seqlen(args) -> int:
 
 
 def _report(args) -> int:
-    from .report import check_output_file, load_results, markdown_table, plot, seqlen_table, summary_rows, write_text
+    from ..lite.report import check_output_file, load_results, markdown_table, plot, seqlen_table, summary_rows, write_text
 
     for option, path in (("--markdown", args.markdown), ("--plot", args.plot)):
         if path:

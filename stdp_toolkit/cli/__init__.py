@@ -1,7 +1,9 @@
 """The ``stdp-toolkit`` command line.
 
-Sub-commands live next to the code they drive; each module exposes ``register(subparsers)`` and
-must import without heavy optional dependencies (torch is imported only when a command runs).
+One module per command group (:mod:`.stdp`: the Brian2 network; :mod:`.bridge`: the PyTorch bridge;
+:mod:`.lite`: LITE-SNN). Each exposes ``register(subparsers)``, only parses and prints (the work is
+library functions the notebooks call too), and imports without heavy optional dependencies (torch
+is imported only when a command runs).
 """
 from __future__ import annotations
 
@@ -11,13 +13,13 @@ import os
 import signal
 import sys
 
-from .errors import UserError
+from ..errors import UserError
 
 # Modules that add sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
-    "stdp_toolkit.commands",
-    "stdp_toolkit.torch_bridge.cli",
-    "stdp_toolkit.lite.cli",
+    "stdp_toolkit.cli.stdp",
+    "stdp_toolkit.cli.bridge",
+    "stdp_toolkit.cli.lite",
 )
 
 
@@ -55,7 +57,7 @@ def _resume_hint(args) -> str:
     generic = "; completed checkpoints are kept: run the same command to resume"
     if args.command != "train":
         return generic
-    from .experiment import CHECKPOINT, RunState   # brian2: only for the core command
+    from ..experiment import CHECKPOINT, RunState   # brian2: only for the core command
 
     if os.path.exists(os.path.join(args.out, CHECKPOINT)):
         try:

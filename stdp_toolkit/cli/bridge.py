@@ -227,7 +227,7 @@ def _training_out(args, command: str, accepts) -> dict | None:
 
     An existing file is never overwritten without ``--resume`` (it may be hours of training).
     """
-    from .train import load_checkpoint
+    from ..torch_bridge.train import load_checkpoint
 
     check_output_file(args.out)
     if getattr(args, "checkpoint", None) and _same_file(args.out, args.checkpoint):
@@ -250,7 +250,7 @@ def _training_out(args, command: str, accepts) -> dict | None:
 def _setup(args):
     import torch
 
-    from .train import pick_device
+    from ..torch_bridge.train import pick_device
     _default(args, "seed", 0)
     device = pick_device(getattr(args, "device", "cpu"))
     if args.threads:
@@ -272,7 +272,7 @@ def _emit(args, result: dict) -> None:
 
 
 def _load_data(args, name, need_train=True):
-    from .data import load_dataset
+    from ..torch_bridge.data import load_dataset
     data = {}
     if need_train:
         data["x_train"], data["y_train"] = load_dataset(name, args.data_dir, "train", args.limit_train)
@@ -283,20 +283,20 @@ def _load_data(args, name, need_train=True):
 def _data_identity(args, name: str, data: dict) -> dict:
     """What a resumed run must train and test on: a SHA-256 of the tensors actually used (after --limit-*)."""
     from ..checkpoint import data_identity
-    from .data import resolve_dataset_dir
+    from ..torch_bridge.data import resolve_dataset_dir
     folder = resolve_dataset_dir(name, args.data_dir)
     return {split: data_identity(f"{len(data['y_' + split])} {name} {split} samples from {folder}",
                                  data["x_" + split], data["y_" + split]) for split in ("train", "test")}
 
 
 def _input_identity(path: str) -> dict:
-    from .train import file_sha256
+    from ..torch_bridge.train import file_sha256
     return {"name": os.path.basename(path), "sha256": file_sha256(path)}
 
 
 def _restore(prev, model, opt, sched, args, device, state_key="model_state"):
     """Load a resumed run's model, optimiser, schedule and RNG; return (start epoch, history)."""
-    from .train import set_rng_state, stretch_schedule
+    from ..torch_bridge.train import set_rng_state, stretch_schedule
     model.load_state_dict(prev[state_key])
     opt.load_state_dict(prev["optimizer_state"])
     sched.load_state_dict(prev["scheduler_state"])
@@ -313,8 +313,8 @@ def _restore(prev, model, opt, sched, args, device, state_key="model_state"):
 def cmd_ann_train(args) -> int:
     import torch
 
-    from .models import MLP, VGG, VGG_CONFIGS, ResNet
-    from .train import check_resume, fit, make_optimizer, rng_state, save_checkpoint
+    from ..torch_bridge.models import MLP, VGG, VGG_CONFIGS, ResNet
+    from ..torch_bridge.train import check_resume, fit, make_optimizer, rng_state, save_checkpoint
     vgg, mlp = args.arch in VGG_CONFIGS, args.arch == "mlp"
     if not vgg:
         _refuse_unused(args, ("fc", "dropout_conv"), f"with --arch {args.arch} (VGG options)")
@@ -370,7 +370,7 @@ def cmd_ann_train(args) -> int:
 
 def _convert_out(args) -> None:
     """convert replaces an earlier convert output at --out (reproducible), never anything else."""
-    from .train import load_checkpoint
+    from ..torch_bridge.train import load_checkpoint
     check_output_file(args.out)
     if _same_file(args.out, args.checkpoint):
         raise UserError(f"--out {args.out} is the input --checkpoint; writing it would destroy the ANN: "
@@ -390,10 +390,10 @@ def _convert_out(args) -> None:
 def cmd_convert(args) -> int:
     import torch
 
-    from .convert import accuracy_vs_timesteps, balance_thresholds
-    from .data import batches
-    from .snn import SpikingNet
-    from .train import evaluate, load_checkpoint, model_from_checkpoint, save_checkpoint
+    from ..torch_bridge.convert import accuracy_vs_timesteps, balance_thresholds
+    from ..torch_bridge.data import batches
+    from ..torch_bridge.snn import SpikingNet
+    from ..torch_bridge.train import evaluate, load_checkpoint, model_from_checkpoint, save_checkpoint
     if args.balance != "percentile":
         _refuse_unused(args, ("percentile",), "with --balance max (add --balance percentile)")
     _default(args, "percentile", 99.7)
@@ -434,7 +434,7 @@ def cmd_convert(args) -> int:
 def _snn_training(args, snn, ck, stage, data, device, extra, prev, current):
     import torch
 
-    from .train import fit, make_optimizer, rng_state, save_checkpoint
+    from ..torch_bridge.train import fit, make_optimizer, rng_state, save_checkpoint
     opt = make_optimizer(args.optimizer, [p for p in snn.parameters() if p.requires_grad], args.lr, args.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, args.epochs))
     start, history = _restore(prev, snn, opt, sched, args, device, "snn_state") if prev is not None else (0, [])
@@ -465,8 +465,8 @@ def _train_settings(args, ck, **extra) -> dict:
 def cmd_hybrid_train(args) -> int:
     import torch
 
-    from .convert import balance_thresholds
-    from .train import check_resume, evaluate, load_checkpoint, snn_from_checkpoint
+    from ..torch_bridge.convert import balance_thresholds
+    from ..torch_bridge.train import check_resume, evaluate, load_checkpoint, snn_from_checkpoint
     if args.surrogate != "stdb":
         _refuse_unused(args, ("alpha", "beta"), f"with --surrogate {args.surrogate} (stdb options)")
     if not args.rebalance:
@@ -512,9 +512,9 @@ def cmd_hybrid_train(args) -> int:
 def cmd_diet_train(args) -> int:
     import torch
 
-    from .convert import ann_activation_thresholds
-    from .snn import SpikingNet
-    from .train import check_resume, evaluate, load_checkpoint, model_from_checkpoint, snn_from_checkpoint
+    from ..torch_bridge.convert import ann_activation_thresholds
+    from ..torch_bridge.snn import SpikingNet
+    from ..torch_bridge.train import check_resume, evaluate, load_checkpoint, model_from_checkpoint, snn_from_checkpoint
     ck = load_checkpoint(args.checkpoint)
     from_ann = ck["kind"] == "ann"
     if not from_ann:
@@ -561,8 +561,8 @@ def cmd_diet_train(args) -> int:
 
 
 def cmd_snn_eval(args) -> int:
-    from .metrics import snn_metrics
-    from .train import evaluate, load_checkpoint, snn_from_checkpoint
+    from ..torch_bridge.metrics import snn_metrics
+    from ..torch_bridge.train import evaluate, load_checkpoint, snn_from_checkpoint
     ck = load_checkpoint(args.checkpoint)
     if ck["kind"] == "ann":
         raise UserError("snn-eval needs an SNN checkpoint (from convert, hybrid-train or diet-train)")
@@ -584,7 +584,7 @@ def cmd_snn_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from .. import checkpoint
-    from .train import load_checkpoint, snn_from_checkpoint
+    from ..torch_bridge.train import load_checkpoint, snn_from_checkpoint
     if args.format == "nir":
         # --data-dir is accepted (like $STDP_DATA_DIR, it only says where data would be); options that would
         # change a result are refused
@@ -604,13 +604,13 @@ def cmd_export(args) -> int:
         snn.load_state_dict(ck["snn_state"])
     snn.eval()
     if args.format == "nir":
-        from .export_nir import to_nir, write_nir
+        from ..torch_bridge.export_nir import to_nir, write_nir
         graph = to_nir(snn)
         write_nir(graph, args.out)
         result = dict(command="export", format="nir", out=args.out, nodes=sorted(graph.nodes),
                       edges=[list(e) for e in graph.edges])
     else:
-        from .export_brian2 import compare_with_brian2
+        from ..torch_bridge.export_brian2 import compare_with_brian2
         data = _load_data(args, ck["dataset"], need_train=False)
         n = min(_default(args, "samples", 200), len(data["y_test"]))
         chunk = args.chunk or (50 if ck["model_config"]["family"] == "mlp" else 4)
