@@ -3,11 +3,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-EXTRAS ?= torch,events,sweep,dev
+EXTRAS ?= torch,events,sweep,dev,docs
 # the shared real data sets, when they sit beside the repository (tests skip without them)
 DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 
-.PHONY: demo test test-py312 print-python312 install bench clean
+.PHONY: demo test docs test-py312 print-python312 install bench clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: install
 
 test: install
 	STDP_DATA_DIR=$${STDP_DATA_DIR:-$(DATA_DIR)} $(BIN)/python -m pytest -q -ra tests
+
+# the documentation site: guides, notebooks (not executed: the tests run them) and the API reference
+# from the docstrings; any warning fails the build
+docs: install
+	$(BIN)/python -m sphinx -b html -c docs -W --keep-going -q . docs/_build/html
+	@echo "docs: docs/_build/html/docs/index.html"
 
 # Python 3.12 with brian2 2.10.1 and the GPU backend (brian2cuda needs both): the core tests, and
 # the CUDA build test (code generation + nvcc, no GPU needed). Never the torch extra: its CPU
@@ -53,4 +59,4 @@ test-py312: $(BIN312)/.installed
 	    --ignore=tests/torch_bridge --ignore=tests/lite $(PY312_PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV312) runs .pytest_cache
+	rm -rf $(VENV) $(VENV312) runs .pytest_cache docs/_build

@@ -1,22 +1,22 @@
 """The ``compression`` section of a config: pruning and quantization during training.
 
-```yaml
-compression:
-  interval: 1000          # samples between two pruning/quantization steps (applied at chunk ends)
-  prune:
-    schedule: gradual     # gradual: target sparsity reached by a cubic ramp | threshold: fixed score threshold
-    target: 0.65          # gradual: final fraction of each neuron's input synapses pruned
-    start: 2000           # no pruning before this many training samples
-    end: 30000            # gradual: the target is reached here (and at the end of training at the latest)
-    threshold: 0.0        # threshold: prune synapses whose correlation score is below this
-    decay: 0.5            # weight of the previous intervals in the running correlation score
-    order: silent_first   # silent_first: inputs that (almost) never fired are pruned first, then by score | score
-    silent_level: 0.001   # silent: activity since the start at most this fraction of the busiest input's
-  quantize:
-    levels: 16            # k conductance levels, 2..256 (zero is one of them)
-    scheme: uniform       # uniform on [0, wmax] | kmeans (levels fitted to the surviving weights)
-    start: 2000           # no quantization before this many training samples
-```
+.. code-block:: yaml
+
+    compression:
+      interval: 1000          # samples between two pruning/quantization steps (applied at chunk ends)
+      prune:
+        schedule: gradual     # gradual: target sparsity reached by a cubic ramp | threshold: fixed score threshold
+        target: 0.65          # gradual: final fraction of each neuron's input synapses pruned
+        start: 2000           # no pruning before this many training samples
+        end: 30000            # gradual: the target is reached here (and at the end of training at the latest)
+        threshold: 0.0        # threshold: prune synapses whose correlation score is below this
+        decay: 0.5            # weight of the previous intervals in the running correlation score
+        order: silent_first   # silent_first: inputs that (almost) never fired are pruned first, then by score | score
+        silent_level: 0.001   # silent: activity since the start at most this fraction of the busiest input's
+      quantize:
+        levels: 16            # k conductance levels, 2..256 (zero is one of them)
+        scheme: uniform       # uniform on [0, wmax] | kmeans (levels fitted to the surviving weights)
+        start: 2000           # no quantization before this many training samples
 
 An empty section (the default) means no compression: the network and its build are exactly
 those of the core toolkit. Either part may be left out.

@@ -19,7 +19,7 @@ through time.
 
 The spiking neurons are :class:`stdp_toolkit.torch_bridge.layers.LIF` (trainable per-layer leak,
 clamped to [0, 1], and trainable threshold; linear surrogate gradient). Each model counts its
-operations while an :class:`OpCounter` is attached (see :func:`count_ops` and :mod:`.metrics`):
+operations while an :class:`OpCounter` is attached (see :func:`count_ops` and :mod:`stdp_toolkit.lite.metrics`):
 accumulates (AC) triggered by spikes and multiply-accumulates (MAC) on real-valued inputs.
 """
 from __future__ import annotations

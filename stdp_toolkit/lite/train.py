@@ -441,7 +441,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
 def early_step_gradient(model, x: torch.Tensor, y: torch.Tensor, early: int = 5) -> tuple[float, float]:
     """How much gradient reaches the first ``early`` input steps (the cue of the recall task).
 
-    Returns ``(ratio, absolute)``: mean |dLoss/dx| over the first ``early`` steps divided by its mean over all
+    Returns ``(ratio, absolute)``: mean ``|dLoss/dx|`` over the first ``early`` steps divided by its mean over all
     steps, and that early mean itself. Vector inputs ``(B, S, D)`` only.
     """
     model.train()

@@ -20,14 +20,12 @@ __all__ = ["LIF", "IF", "IntegratorOutput", "PoissonEncoder", "DirectEncoder", "
 class LIF(nn.Module):
     """Leaky integrate-and-fire population with soft reset and per-layer trainable leak/threshold.
 
-    Parameters
-    ----------
-    threshold: initial firing threshold ``V_th`` (trainable unless ``train_threshold=False``).
-    leak: initial membrane leak ``lambda`` in [0, 1] (1 = IF); trainable unless ``train_leak=False``.
-        It is clamped to [0, 1] in :meth:`forward` and, in place, by :meth:`clamp_` (call it after
-        each optimiser step).
-    surrogate: ``"linear"`` (``gamma * max(0, 1-|u/V_th-1|)``) or ``"stdb"``
-        (``alpha * exp(-beta * steps since last spike)``).
+    * ``threshold``: the initial firing threshold ``V_th`` (trainable unless ``train_threshold=False``);
+    * ``leak``: the initial membrane leak ``lambda`` in [0, 1] (1 = IF), trainable unless
+      ``train_leak=False``, clamped to [0, 1] in :meth:`forward` and, in place, by :meth:`clamp_`
+      (call it after each optimiser step);
+    * ``surrogate``: ``"linear"`` (``gamma * max(0, 1-|u/V_th-1|)``) or ``"stdb"``
+      (``alpha * exp(-beta * steps since last spike)``).
 
     The layer counts the spikes it emits (``spike_count``) and neuron-steps (``neuron_steps``) since
     the last :meth:`reset_counters`, for spike-rate and synaptic-operation metrics.
