@@ -53,7 +53,7 @@ _EXPORTS = {
     # errors meant for the user (one line: the problem and the fix)
     "UserError": "stdp_toolkit.errors",
 }
-_MODULES = ("plots", "readout", "datasets", "models", "compression", "multimodal", "checkpoint", "pipeline", "experiment")
+_MODULES = ("plots", "readout", "datasets", "models", "compression", "multimodal", "checkpoint", "pipeline", "experiment", "study")
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
 

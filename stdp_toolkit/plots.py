@@ -282,6 +282,32 @@ def pareto(results: list, x: str = "bits_per_synapse", y: str = "accuracy", titl
 
 
 # ---- multimodal (stdp_toolkit/multimodal.py) -------------------------------------------------------
+def study(summary: list, title: str = "Accuracy over seeds", *, ax=None):
+    """Per config: mean ± sd over seeds of both votes (bars), each seed (dots), the test set's standard
+    error (the thin cap). ``summary``: the rows of :func:`stdp_toolkit.study.summarise`."""
+    fig, ax = _one_axes(ax, (max(5.5, 1.6 * len(summary) + 2), 4.2))
+    x = np.arange(len(summary))
+    for k, (key, label, color) in enumerate((("accuracy", "mean-rate vote", "tab:blue"),
+                                             ("accuracy_proportion", "proportion vote", "tab:orange"))):
+        pos = x + (k - 0.5) * 0.36
+        means = np.array([r[key + "_mean"] for r in summary]) * 100
+        sds = np.nan_to_num(np.array([r[key + "_sd"] for r in summary])) * 100
+        ax.bar(pos, means, 0.34, yerr=sds, capsize=4, color=color, alpha=0.6, label=f"{label} (mean ± sd)")
+        for p, r in zip(pos, summary):
+            ax.plot(np.full(len(r[key]), p), np.array(r[key]) * 100, "k.", ms=4, zorder=3)
+    se = np.array([r["test_standard_error"] for r in summary]) * 100
+    ax.errorbar(x - 0.18, [r["accuracy_mean"] * 100 for r in summary], yerr=se, fmt="none", ecolor="k", lw=0.8,
+                capsize=2, label="test-set standard error")
+    lo = min(min(r["accuracy"] + r["accuracy_proportion"]) for r in summary) * 100
+    ax.set_ylim(max(0.0, lo - 5), 100)
+    ax.set_xticks(x, [f"{r['config']}\n({len(r['seeds'])} seeds)" for r in summary])
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=7, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title)
+    return ax if fig is None else fig
+
+
 def cross_weights(matrix: np.ndarray, assignments: np.ndarray, ensembles, title: str = "Cross-modal weights",
                   *, axes=None):
     """Cross-modal weights (pre rows, post columns) of two ensembles, neurons sorted by their label.

@@ -80,6 +80,20 @@ def register(sub) -> None:
     p.add_argument("--out", help="results JSON (default: RUN_DIR/sweep.json; the plot goes to RUN_DIR/figures)")
     p.set_defaults(func=cmd_sweep)
 
+    p = sub.add_parser("study", help="configs x seeds on Dask: train, label, test each, then one table "
+                                     "(mean ± sd over seeds) with a figure")
+    p.add_argument("configs", nargs="+", metavar="CONFIG", help="experiment configs (YAML)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    _data_dir_option(p)
+    _audio_dir_option(p)
+    p.add_argument("--train-samples", type=COUNT, help="training samples per epoch (default: all)")
+    p.add_argument("--test-samples", type=COUNT, help="test samples (default: all)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=COUNT, default=os.cpu_count() or 1, help="local cluster processes")
+    p.add_argument("--out", required=True, help="study folder: one run folder per config and seed, study.json, "
+                                                "study.md, figures/study.png")
+    p.set_defaults(func=cmd_study)
+
     p = sub.add_parser("demo", help="train and evaluate a small network on the embedded digits (offline)")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--train-samples", type=COUNT, default=3000)
@@ -161,6 +175,24 @@ def cmd_report(args) -> int:
         rep["figures"] = pipeline.compression_figures(args.run_dir)
     pipeline.write_metrics(args.run_dir, {"compression": rep})
     print(json.dumps(rep) if args.json else format_report(rep))
+    return 0
+
+
+def cmd_study(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .. import plots
+    from ..study import markdown, run_study
+
+    seeds = _number_list(args.seeds, int, "--seeds")
+    check_output_dir(args.out)
+    res = run_study(args.configs, seeds, args.out, data_dir=args.data_dir, audio_dir=args.audio_dir,
+                    train_samples=args.train_samples, test_samples=args.test_samples, scheduler=args.scheduler,
+                    workers=args.workers)
+    fig = plots.save(plots.study(res["summary"]), os.path.join(args.out, "figures", "study.png"))
+    print(markdown(res["summary"]))
+    print(f"runs and study.json/study.md: {args.out}; figure: {fig}")
     return 0
 
 

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from .. import cluster
 from ..errors import UserError
 from . import energy, pruning, quantization
 
@@ -78,31 +79,6 @@ def evaluate_point(run_dir: str, data_dir: str, sparsity: float, levels: int | N
                 label_samples=int(label_samples), seconds=time.perf_counter() - t0, worker_pid=os.getpid())
 
 
-def _import_brian2() -> str:
-    import brian2
-
-    return brian2.__version__
-
-
-def client_for(scheduler: str | None = None, workers: int | None = None):
-    """A Dask client: an existing scheduler by address, else a local cluster of processes."""
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise UserError("the sweep needs dask.distributed: pip install 'dask[distributed]'") from None
-    if scheduler:
-        try:
-            return Client(scheduler, timeout="20s")
-        except ValueError as exc:  # dask's address parser: no port, unknown scheme, ...
-            raise UserError(f"--scheduler {scheduler!r} is not a Dask scheduler address ({exc}); "
-                            "give one like tcp://host:8786") from None
-        except (OSError, TimeoutError) as exc:
-            raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
-    return Client(cluster)
-
-
 def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "uniform", label_samples: int = 1000,
               test_samples: int = 1000, scheduler: str | None = None, workers: int | None = None) -> list[dict]:
     """All sparsity x levels points, evaluated on Dask; sorted by (sparsity, levels)."""
@@ -120,23 +96,18 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
             raise UserError(f"sweep levels must be from 2 to 256 (or 0 for float), got {k}")
     run = RunState.load(run_dir)  # fails early with a clear message
     data_dir = os.path.abspath(data_dir) if data_dir else None
-    client = client_for(scheduler, workers)  # a bad address fails before the build
+    client = cluster.client_for(scheduler, workers)  # a bad address fails before the build
     try:
         # build (or find) the frozen binary once here, so workers do not compile it concurrently
         builder = Simulator(run.cfg, learning=False, backend="standalone")
         builder.close()
-        # Brian2 installs a signal handler on import, which only works in a process's main
-        # thread: import it there (client.run) before tasks run in the workers' thread pools
-        client.run(_import_brian2)
+        cluster.prepare_workers(client)
         futures = [client.submit(evaluate_point, os.path.abspath(run_dir), data_dir, float(s), k, scheme,
                                  label_samples, test_samples, pure=False)
                    for s, k in itertools.product(sparsities, levels)]
         results = client.gather(futures)
     finally:
-        cluster = getattr(client, "cluster", None)
-        client.close()
-        if cluster is not None and not scheduler:
-            cluster.close()
+        cluster.close(client, scheduler)
     builder.cleanup_run_args()
     return sorted(results, key=lambda r: (r["sparsity"], r["levels"] or 1000))
 
