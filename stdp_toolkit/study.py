@@ -63,15 +63,20 @@ def summarise(runs: list[dict]) -> list[dict]:
     return out
 
 
+def _percent(row: dict, key: str) -> str:
+    """``mean ± sd %`` of one vote (the sd is left out for a single seed)."""
+    sd = row[key + "_sd"]
+    return f"{100 * row[key + '_mean']:.2f}" + ("" if math.isnan(sd) else f" ± {100 * sd:.2f}") + " %"
+
+
 def markdown(summary: list[dict]) -> str:
     """The table as Markdown (percentages)."""
     lines = ["| config | seeds | mean-rate vote | proportion vote | test-set SE | spikes/sample |",
              "|---|---|---|---|---|---|"]
     for r in summary:
-        sd = lambda k: "" if math.isnan(r[k + "_sd"]) else f" ± {100 * r[k + '_sd']:.2f}"  # noqa: E731
-        lines.append(f"| {r['config']} | {len(r['seeds'])} | {100 * r['accuracy_mean']:.2f}{sd('accuracy')} % | "
-                     f"{100 * r['accuracy_proportion_mean']:.2f}{sd('accuracy_proportion')} % | "
-                     f"{100 * r['test_standard_error']:.2f} | {r['spikes_per_sample_mean']:.1f} |")
+        lines.append(f"| {r['config']} | {len(r['seeds'])} | {_percent(r, 'accuracy')} | "
+                     f"{_percent(r, 'accuracy_proportion')} | {100 * r['test_standard_error']:.2f} | "
+                     f"{r['spikes_per_sample_mean']:.1f} |")
     return "\n".join(lines)
 
 
