@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 from stdp_toolkit.cli import main
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.cli import bridge as bridge_cli
+from stdp_toolkit.torch_bridge import pipeline as bridge_pipeline
 from stdp_toolkit.torch_bridge import train as bridge_train
 from stdp_toolkit.torch_bridge.data import load_dataset
 from stdp_toolkit.torch_bridge.train import load_checkpoint, pick_device
@@ -210,7 +211,7 @@ class _Stop(Exception):
 
 
 def _interrupted_after_first_epoch(monkeypatch):
-    real = bridge_train.fit
+    real = bridge_pipeline.fit
 
     def fit(*args, on_epoch_end=None, **kw):
         def stop(epoch, record):
@@ -219,7 +220,7 @@ def _interrupted_after_first_epoch(monkeypatch):
 
         return real(*args, on_epoch_end=stop, **kw)
 
-    monkeypatch.setattr(bridge_train, "fit", fit)
+    monkeypatch.setattr(bridge_pipeline, "fit", fit)
 
 
 @pytest.mark.parametrize("command", ["ann-train", "hybrid-train", "diet-train"])
@@ -461,3 +462,23 @@ def test_load_dataset_refuses_limits_below_one(limit, mnist_dir):
         load_dataset("mnist", mnist_dir, "train", limit)
     x, y = load_dataset("mnist", mnist_dir, "train", 7)
     assert len(x) == len(y) == 7
+
+
+def test_library_workflows_refuse_options_that_would_be_ignored(tmp_path):
+    """The CLI's checks live in the workflows, so a Python caller gets them too (named as keyword and flag)."""
+    with pytest.raises(UserError, match=r"alpha \(--alpha\), beta \(--beta\) have no effect with --surrogate linear"):
+        bridge_pipeline.hybrid_train(str(tmp_path / "snn.pt"), str(tmp_path / "out.pt"), surrogate="linear",
+                                     alpha=0.5, beta=0.1)
+    with pytest.raises(UserError, match=r"width \(--width\) has no effect with --arch mlp"):
+        bridge_pipeline.ann_train(str(tmp_path / "ann.pt"), arch="mlp", width=2.0)
+    with pytest.raises(UserError, match="unknown arch 'vgg7'"):
+        bridge_pipeline.ann_train(str(tmp_path / "ann.pt"), arch="vgg7")
+    with pytest.raises(UserError, match="unknown export format 'onnx'"):
+        bridge_pipeline.export(str(tmp_path / "snn.pt"), "onnx")
+
+
+def test_balance_sample_is_reproducible_and_seed_dependent():
+    x = torch.arange(100.0).reshape(100, 1)
+    a, b = bridge_pipeline.balance_sample(x, 10, 3), bridge_pipeline.balance_sample(x, 10, 3)
+    assert torch.equal(a, b) and len(a) == 10 and len(set(a.flatten().tolist())) == 10
+    assert not torch.equal(a, bridge_pipeline.balance_sample(x, 10, 4))
