@@ -24,7 +24,8 @@ from stdp_toolkit.compression import training
 from stdp_toolkit.datasets import load_images
 from stdp_toolkit.experiment import RunState, child_cpu_seconds
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 
 def main() -> int:

@@ -23,7 +23,8 @@ import time
 from stdp_toolkit.datasets import load_images
 from stdp_toolkit.experiment import child_cpu_seconds
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 
 def cpu_self() -> float:

@@ -38,7 +38,8 @@ def train_labelled(cfg, train, out, seed, workers):
 
 def speed(cfg: Config, x, n: int) -> dict:
     """CPU ms per training sample of one learning chunk of ``n`` samples (build excluded)."""
-    from stdp_toolkit.network.simulator import Simulator, initial_state
+    from stdp_toolkit.backends import Simulator
+    from stdp_toolkit.network.state import initial_state
 
     cfg = cfg.replace(chunk_presentations=n)
     sim = Simulator(cfg, learning=True, backend="standalone")

@@ -98,7 +98,8 @@ def median_ms(values) -> float:
 def toolkit_standalone(x: np.ndarray, neurons: int, presentations: int, chunks: int) -> dict:
     from stdp_toolkit.experiment import child_cpu_seconds
     from stdp_toolkit.network.config import Config
-    from stdp_toolkit.network.simulator import Simulator, initial_state
+    from stdp_toolkit.backends import Simulator
+    from stdp_toolkit.network.state import initial_state
 
     cfg = Config(n_neurons=neurons, chunk_presentations=presentations).validate()
     with tempfile.TemporaryDirectory(prefix="peers-build-") as root:
@@ -124,7 +125,8 @@ def toolkit_standalone(x: np.ndarray, neurons: int, presentations: int, chunks: 
 
 def toolkit_runtime(x: np.ndarray, neurons: int, n: int, repeats: int) -> dict:
     from stdp_toolkit.network.config import Config
-    from stdp_toolkit.network.simulator import Simulator, initial_state
+    from stdp_toolkit.backends import Simulator
+    from stdp_toolkit.network.state import initial_state
 
     cfg = Config(n_neurons=neurons).validate()
     sim = Simulator(cfg, learning=True, backend="runtime", n_presentations=n, codegen_target="cython")

@@ -29,7 +29,8 @@ def measure(n: int, samples: int, data_dir: str | None, method: str, build_only:
     from stdp_toolkit.datasets import load_images
     from stdp_toolkit.experiment import child_cpu_seconds
     from stdp_toolkit.network.config import Config
-    from stdp_toolkit.network.simulator import Simulator, initial_state, rest_state
+    from stdp_toolkit.backends import Simulator
+    from stdp_toolkit.network.state import initial_state, rest_state
 
     x, _, _ = load_images(data_dir, "train")
     x = x[:samples].reshape(samples, -1) / 255.0

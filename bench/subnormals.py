@@ -32,9 +32,11 @@ import numpy as np
 
 from stdp_toolkit.datasets import load_images
 from stdp_toolkit.experiment import child_cpu_seconds
-from stdp_toolkit.network import builder, fpenv
+from stdp_toolkit.backends import fpenv
+from stdp_toolkit.network import builder
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 from machine import cpu_model  # bench/machine.py (this folder is on the path when a bench runs)
 

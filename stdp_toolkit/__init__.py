@@ -42,10 +42,10 @@ _EXPORTS = {
     "evaluate_run": "stdp_toolkit.pipeline",
     "figures": "stdp_toolkit.pipeline",
     # one network, driven by hand (spikes, traces)
-    "Simulator": "stdp_toolkit.network.simulator",
-    "ChunkResult": "stdp_toolkit.network.simulator",
+    "Simulator": "stdp_toolkit.backends",
+    "ChunkResult": "stdp_toolkit.backends",
     "Traces": "stdp_toolkit.network.builder",
-    "initial_state": "stdp_toolkit.network.simulator",
+    "initial_state": "stdp_toolkit.network.state",
     # data
     "load_digits": "stdp_toolkit.datasets.mnist",
     "load_mnist": "stdp_toolkit.datasets.mnist",

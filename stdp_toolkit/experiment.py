@@ -5,6 +5,10 @@ the full config and seed), ``metrics.json`` and the figures. Training proceeds i
 presentations; after every chunk the checkpoint is replaced atomically, so a killed run resumes
 from its last chunk and, because each chunk's random seed is derived from (seed, chunk index),
 a resumed run reproduces the uninterrupted one.
+
+Why one module of ~450 lines of code: the three phases share the run state, its checkpoint and
+resume checks, the chunk loop's seeds and runaway guard, and the parallel frozen runs; split by
+phase, each would import most of the others' internals.
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from .errors import UserError
 from .validation import check_labels, show
 from .network.config import Config
 from .network.builder import input_weight_matrix
-from .network.simulator import Simulator, fill_state, initial_state, rest_state
+from .backends import Simulator
+from .network.state import fill_state, initial_state, rest_state
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.json"
@@ -220,7 +225,7 @@ def train(cfg: Config, images: np.ndarray, labels: np.ndarray, run_dir: str, *, 
 
     Labels are not used for learning: they only feed the running-accuracy curve.
     ``on_chunk(run, result)`` is called after every saved chunk with the run so far and the
-    chunk's :class:`~stdp_toolkit.network.simulator.ChunkResult` (its spikes, state and, with
+    chunk's :class:`~stdp_toolkit.backends.base.ChunkResult` (its spikes, state and, with
     ``traces`` such as ``Traces(("v", "theta"), (0, 1, 2))``, the recorded state variables).
     ``stop_after_chunks`` ends the call early (to test resuming).
 
@@ -327,13 +332,12 @@ def _resume_mismatch(run: RunState, cfg: Config, seed: int, n: int, data: dict,
     return diff
 
 
-def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks,
-           on_chunk=None, traces=None, source=None) -> RunState:
+def _start_or_resume(cfg, n_train, data, run_dir, seed, backend, resume, source) -> RunState:
+    """The run in ``run_dir`` when resuming one made with the same settings, else a fresh (or warm-started) one."""
     checkpoint.remove_stale_temporaries(run_dir)
-    path = os.path.join(run_dir, CHECKPOINT)
-    if resume and os.path.exists(path):
+    if resume and os.path.exists(os.path.join(run_dir, CHECKPOINT)):
         run = RunState.load(run_dir)
-        diff = _resume_mismatch(run, cfg, seed, len(x), data, source)
+        diff = _resume_mismatch(run, cfg, seed, n_train, data, source)
         if diff:
             shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
             raise UserError(f"{run_dir} holds a run that differs from this one ({shown}); use the same settings "
@@ -342,11 +346,16 @@ def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_targe
             run.data = data  # a checkpoint of layout 1 did not record its data: from now on it is checked
         if not run.models:
             run.models = cfg.model_definitions()  # likewise for the model definitions
-    else:
-        run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=len(x), backend=backend,
-                       data=data)
-        if source is not None:
-            run.state, run.extra["warm_start"] = warm_state(cfg, seed, source)
+        return run
+    run = RunState(cfg=cfg, seed=seed, state=initial_state(cfg, seed), train_samples=n_train, backend=backend, data=data)
+    if source is not None:
+        run.state, run.extra["warm_start"] = warm_state(cfg, seed, source)
+    return run
+
+
+def _train(cfg, x, y, data, run_dir, seed, backend, resume, quiet, codegen_target, stop_after_chunks,
+           on_chunk=None, traces=None, source=None) -> RunState:
+    run = _start_or_resume(cfg, len(x), data, run_dir, seed, backend, resume, source)
     total = len(x) * cfg.epochs
     compress = cfg.compression_settings() is not None
     if run.samples_seen >= total:
@@ -463,7 +472,8 @@ def _run_slices(sim: Simulator, x, state, seed, phase, tasks, workers):
             raise error
         return tid, dict(consumed=r.consumed, counts=r.counts, boosts=r.boosts)
 
-    if workers > 1 and len(tasks) > 1 and sim.backend == "standalone":
+    # a daemonic process (a Dask or pool worker) cannot start processes: it runs the slices itself
+    if workers > 1 and len(tasks) > 1 and sim.backend == "standalone" and not multiprocessing.current_process().daemon:
         global _WORKER
         _WORKER = one
         ctx = multiprocessing.get_context("fork")

@@ -57,7 +57,7 @@ def check_config(cfg: Config) -> AudioSettings:
     if names != [IMAGE, AUDIO]:
         raise UserError(f"config {cfg.name}: a multimodal network needs the ensembles [image, audio] in this "
                         f"order (config section ensembles), got {names}")
-    settings = AudioSettings.from_dict(cfg.audio, source=f"{cfg.name}: audio")
+    settings = cfg.audio_settings()
     if cfg.ensemble(IMAGE).n_inputs != 784:
         raise UserError(f"config {cfg.name}: the image ensemble needs n_inputs 784 (28x28 images)")
     if cfg.ensemble(AUDIO).n_inputs != settings.n_inputs:

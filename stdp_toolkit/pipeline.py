@@ -46,12 +46,13 @@ def write_metrics(run_dir: str, update: dict) -> dict:
 
 
 def fit(cfg, x, y, out, *, seed=0, backend="standalone", resume=True, quiet=False, label_samples=None, source="",
-        **train_options):
+        workers=None, **train_options):
     """Train (resumable), label the neurons on the first ``label_samples`` samples, save, write metrics.json.
 
     Returns ``(run, metrics)``; the saved run keeps its labels, so :func:`stdp_toolkit.experiment.load`
     gives a run ready to evaluate. ``resume=False`` starts over in ``out``. ``train_options`` go to
-    :func:`stdp_toolkit.experiment.train` (``init_from``, ``traces``, ``on_chunk``, ...).
+    :func:`stdp_toolkit.experiment.train` (``init_from``, ``traces``, ``on_chunk``, ...). ``workers``:
+    processes that label (default: one per core).
 
     Example::
 
@@ -59,10 +60,11 @@ def fit(cfg, x, y, out, *, seed=0, backend="standalone", resume=True, quiet=Fals
     """
     with checkpoint.run_lock(out):
         return _fit(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet,
-                    label_samples=label_samples, source=source, train_options=train_options)
+                    label_samples=label_samples, source=source, workers=workers or os.cpu_count() or 1,
+                    train_options=train_options)
 
 
-def _fit(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples, source, train_options):
+def _fit(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples, source, workers, train_options):
     from . import experiment
 
     if not resume:
@@ -71,8 +73,7 @@ def _fit(cfg, x, y, out, *, seed, backend, resume, quiet, label_samples, source,
     run = experiment.train(cfg, x, y, out, seed=seed, backend=backend, resume=resume, quiet=quiet, **train_options)
     n_label = min(label_samples or cfg.label_samples, len(x))
     t0 = time.perf_counter()
-    run = experiment.label(run, x[:n_label], y[:n_label], backend=backend, quiet=quiet,
-                           workers=os.cpu_count() or 1)
+    run = experiment.label(run, x[:n_label], y[:n_label], backend=backend, quiet=quiet, workers=workers)
     run.save(out)
     total = len(x) * cfg.epochs
     metrics = write_metrics(out, dict(
@@ -140,21 +141,15 @@ def _evaluate_multimodal(run, run_dir, data_dir, audio_dir, test_samples, backen
 
 def _input_shape(cfg, ensemble) -> tuple[int, int]:
     if ensemble.name == "audio":
-        from .datasets import AudioSettings
-
-        return AudioSettings.from_dict(cfg.audio).shape
+        return cfg.audio_settings().shape
     side = int(round(ensemble.n_inputs ** 0.5))
     return (side, side) if side * side == ensemble.n_inputs else (1, ensemble.n_inputs)
 
 
 def figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir=None) -> list[str]:
     """Every figure of a run, as PNGs in RUN_DIR/figures; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from . import plots
     from .experiment import RunState, read_metrics
-    from .network.simulator import Simulator, rest_state
 
     run = RunState.load(run_dir)
     fig_dir = os.path.join(run_dir, "figures")
@@ -187,34 +182,40 @@ def figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir=None
             for name in [e.name for e in ensembles] + ["both", "both_normalised"]:
                 curves.setdefault(f"{p['modality']} {p['kind']} | {name}", []).append((p["level"], p[name]))
         out.append(plots.save(plots.noise_curves(curves), os.path.join(fig_dir, "noise_curves.png")))
-    # rasters: a short frozen run with every population recorded (runtime/numpy: no compilation)
-    x, _, _ = load_data(cfg, data_dir, "test", raster_samples, audio_dir=audio_dir, seed=run.seed)
-    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=raster_samples,
-                    record_input=True, record_inhibitory=True, codegen_target="numpy")
-    from .experiment import to_unit
-
-    r = sim.run(to_unit(x), rest_state(cfg, run.state), seed=run.seed)
-    t_max = raster_samples * cfg.presentation_ms * 1e-3
-    groups = {}
-    for e in ensembles:
-        prefix = f"{e.name} " if multi else ""
-        for pop, (i, t), sl in (("input", r.input_spikes, e.inputs), ("excitatory", (r.spike_i, r.spike_t), e.neurons),
-                                ("inhibitory", r.inh_spikes, e.neurons)):
-            keep = (i >= sl.start) & (i < sl.stop)
-            groups[prefix + pop] = (i[keep] - sl.start, t[keep])
-    fig = plots.rasters(groups, t_max=t_max, boundaries=cfg.presentation_ms * 1e-3,
-                        title=f"{raster_samples} test samples (red lines: presentation starts)")
+    fig = _rasters(run, data_dir, raster_samples, audio_dir)
     out.append(plots.save(fig, os.path.join(fig_dir, "rasters.png")))
     if "mask" in run.state:
         out += compression_figures(run_dir)
     return out
 
 
+def _rasters(run, data_dir, raster_samples: int, audio_dir):
+    """Spike rasters of every population on a few test samples: a short frozen run with every
+    population recorded (runtime/numpy: no compilation)."""
+    from . import plots
+    from .backends import Simulator
+    from .experiment import to_unit
+    from .network.state import rest_state
+
+    cfg, ensembles = run.cfg, run.cfg.ensemble_list()
+    x, _, _ = load_data(cfg, data_dir, "test", raster_samples, audio_dir=audio_dir, seed=run.seed)
+    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=raster_samples,
+                    record_input=True, record_inhibitory=True, codegen_target="numpy")
+    r = sim.run(to_unit(x), rest_state(cfg, run.state), seed=run.seed)
+    groups = {}
+    for e in ensembles:
+        prefix = f"{e.name} " if len(ensembles) > 1 else ""
+        for pop, (i, t), sl in (("input", r.input_spikes, e.inputs), ("excitatory", (r.spike_i, r.spike_t), e.neurons),
+                                ("inhibitory", r.inh_spikes, e.neurons)):
+            keep = (i >= sl.start) & (i < sl.stop)
+            groups[prefix + pop] = (i[keep] - sl.start, t[keep])
+    return plots.rasters(groups, t_max=raster_samples * cfg.presentation_ms * 1e-3,
+                         boundaries=cfg.presentation_ms * 1e-3,
+                         title=f"{raster_samples} test samples (red lines: presentation starts)")
+
+
 def compression_figures(run_dir: str) -> list[str]:
     """Pruning masks and before/after-quantization weight histograms of a run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from . import plots
     from .compression.report import mask_of
     from .experiment import RunState

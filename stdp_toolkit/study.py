@@ -36,7 +36,8 @@ def _train_and_test(config_path: str, seed: int, run_dir: str, data_dir, audio_d
     t0 = time.perf_counter()
     cfg = Config.load(config_path)
     x, y, source = pipeline.load_data(cfg, data_dir, "train", train_samples, audio_dir=audio_dir, seed=seed)
-    run, metrics = pipeline.fit(cfg, x, y, run_dir, seed=seed, quiet=True, source=source)
+    # one process per run: the study's parallelism is its Dask workers (which cannot start processes)
+    run, metrics = pipeline.fit(cfg, x, y, run_dir, seed=seed, quiet=True, source=source, workers=1)
     ev = pipeline.evaluate_run(run_dir, data_dir, test_samples, workers=1, quiet=True, audio_dir=audio_dir)
     return dict(config=cfg.name, config_path=config_path, seed=int(seed), run_dir=run_dir,
                 train_samples=int(len(x)), samples_seen=int(run.samples_seen),
@@ -82,12 +83,13 @@ def markdown(summary: list[dict]) -> str:
 
 def run_study(configs, seeds, out: str, *, data_dir=None, audio_dir=None, train_samples=None, test_samples=None,
               scheduler: str | None = None, workers: int | None = None) -> dict:
-    """Train and test every config with every seed on Dask; write ``OUT/study.json`` and ``OUT/study.md``.
+    """Train and test every config with every seed on Dask; write ``OUT/study.json``, ``OUT/study.md``
+    and ``OUT/figures/study.png``.
 
     Returns ``{"runs": [...], "summary": [...]}`` (one row per run; one per config, see :func:`summarise`).
     """
     from .network.config import Config
-    from .network.simulator import Simulator
+    from .backends import Simulator
 
     if not configs:
         raise UserError("a study needs at least one config (e.g. networks/dc100.yaml)")
@@ -122,4 +124,6 @@ def run_study(configs, seeds, out: str, *, data_dir=None, audio_dir=None, train_
     checkpoint.write_json(os.path.join(out, "study.json"), result)
     checkpoint.atomic_write(os.path.join(out, "study.md"),
                             lambda fh: fh.write((markdown(result["summary"]) + "\n").encode()))
+    from . import plots
+    plots.save(plots.study(result["summary"]), os.path.join(out, "figures", "study.png"))
     return result

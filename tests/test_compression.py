@@ -17,7 +17,8 @@ from stdp_toolkit.compression import energy, pruning, quantization
 from stdp_toolkit.compression.settings import parse
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 COMPRESSION = dict(interval=100, prune=dict(schedule="gradual", target=0.6, start=100, end=400),
                    quantize=dict(levels=16, scheme="uniform", start=100))

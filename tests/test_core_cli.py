@@ -107,7 +107,7 @@ def test_sweep_values_are_checked_before_any_work(tmp_path):
 
     from stdp_toolkit.experiment import RunState
     from stdp_toolkit.network.config import Config
-    from stdp_toolkit.network.simulator import initial_state
+    from stdp_toolkit.network.state import initial_state
 
     assert_user_error(run_cli("sweep", str(tmp_path / "run"), "--sparsities", ","), "at least one sparsity")
     cfg = Config(n_neurons=10).validate()

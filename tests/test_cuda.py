@@ -13,8 +13,9 @@ import pytest
 
 from helpers import digits, small
 from stdp_toolkit.errors import UserError
-from stdp_toolkit.network import cuda
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import cuda
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 REASON = cuda.unavailable_reason()
 needs_cuda = pytest.mark.skipif(REASON is not None, reason=f"cuda backend not available here: {REASON}")

@@ -11,7 +11,8 @@ import yaml
 
 import stdp_toolkit as st
 from stdp_toolkit import experiment
-from stdp_toolkit.network.simulator import Simulator, fill_state, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import fill_state, initial_state
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "networks", "examples", "brian2-docs-stdp.yaml")
 

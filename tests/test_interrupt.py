@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from stdp_toolkit.experiment import RunState
-from stdp_toolkit.network.simulator import default_build_root
+from stdp_toolkit.backends import default_build_root
 
 CONFIG = "name: ctrlc\nn_neurons: 20\nchunk_presentations: 40\nlabel_samples: 40\n"
 
@@ -81,7 +81,7 @@ def test_the_simulation_program_never_gets_the_terminals_ctrl_c():
     it, and a job with SIGINT ignored failed with "Project run failed"."""
     script = """
 import os, signal, subprocess, threading, time
-from stdp_toolkit.network.simulator import _program_in_own_session, _run_command
+from stdp_toolkit.backends.build import _program_in_own_session, _run_command
 signal.signal(signal.SIGINT, lambda *a: None)
 stop = threading.Event()
 def press():
@@ -123,7 +123,7 @@ def test_ctrl_c_during_compilation_is_an_interruption_not_a_compiler_failure():
     """Brian2 compiles through os.system: Ctrl-C kills make and Brian2 reports a failed compilation
     with the child's wait status. That status (killed by SIGINT/SIGTERM) becomes an interruption;
     a real compiler failure (make's exit code 2, wait status 512) stays an error."""
-    from stdp_toolkit.network.simulator import _compile_interruptible
+    from stdp_toolkit.backends.build import _compile_interruptible
 
     for status in (signal.SIGINT, signal.SIGTERM):
         with pytest.raises(KeyboardInterrupt):

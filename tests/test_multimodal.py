@@ -11,7 +11,8 @@ from stdp_toolkit.multimodal import pair_by_class
 from stdp_toolkit.network.builder import (build_network, cross_connectivity, ensemble_index, input_connectivity,
                                           input_weight_matrix)
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 from test_core_cli import assert_user_error, run_cli
 

@@ -9,7 +9,8 @@ from helpers import digits, small
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.models import EXCITATORY
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 
 def excitatory_neuron(learning, drive=5.0, t_ms=200):
@@ -107,7 +108,7 @@ def test_implicit_euler_is_one_backward_euler_step(ge, gi):
         assert forward < p["E_inh"] - 100        # forward Euler overshoots: the runaway
 
 
-# ---- subnormal floats (network/fpenv.py) ------------------------------------------------------------
+# ---- subnormal floats (backends/fpenv.py) ------------------------------------------------------------
 SUBNORMAL = 5e-324
 TINY = np.finfo(float).tiny
 
@@ -117,7 +118,7 @@ def _subnormals(state):
 
 
 def test_flush_denormals_is_on_inside_the_block_and_restored_after():
-    from stdp_toolkit.network import fpenv
+    from stdp_toolkit.backends import fpenv
 
     small_value = np.array([1e-300])
     with fpenv.flush_denormals() as active:

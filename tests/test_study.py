@@ -59,3 +59,36 @@ def test_study_mistakes_stop_before_any_work(tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip() == "stdp-toolkit study: error: --seeds must be comma-separated numbers, got '0,x'"
     assert not os.path.exists(tmp_path / "s" / "study.json")
+
+
+def test_slices_run_in_process_inside_a_daemonic_worker(monkeypatch):
+    """A Dask (or pool) worker is daemonic and may not start processes: labelling or testing there
+    runs its slices itself instead of failing with "daemonic processes are not allowed to have children"."""
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from stdp_toolkit import experiment
+    from stdp_toolkit.network.config import Config
+
+    cfg = Config(name="tiny", n_neurons=4).validate()
+
+    class Sim:
+        backend = "standalone"
+
+        def __init__(self):
+            self.cfg, self.pids = cfg, []
+
+        def run(self, images, state, seed):
+            self.pids.append(os.getpid())
+            return SimpleNamespace(consumed=len(images), counts=np.zeros((len(images), 4)),
+                                   boosts=np.zeros(len(images)), runaway=False)
+
+        def cleanup_run_args(self):
+            pass
+
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True, raising=False)
+    monkeypatch.setattr(experiment, "rest_state", lambda cfg, state: state)
+    sim = Sim()
+    x = np.zeros((6, cfg.n_inputs))
+    out = experiment._run_slices(sim, x, {}, 0, "label", [(0, np.arange(3)), (1, np.arange(3, 6))], workers=2)
+    assert sorted(out) == [0, 1] and sim.pids == [os.getpid()] * 2

@@ -8,7 +8,8 @@ import pytest
 from stdp_toolkit import checkpoint, experiment
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.network.config import Config
-from stdp_toolkit.network.simulator import Simulator, initial_state
+from stdp_toolkit.backends import Simulator
+from stdp_toolkit.network.state import initial_state
 
 pytestmark = pytest.mark.slow
 

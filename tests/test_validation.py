@@ -510,7 +510,7 @@ def _must_not_build(*args, **kwargs):
 
 
 class FakeSimulator:
-    """Stands in for network.simulator.Simulator: finishes ``plan[k]`` samples in its k-th run."""
+    """Stands in for backends.Simulator: finishes ``plan[k]`` samples in its k-th run."""
 
     def __init__(self, cfg, plan, n_presentations=None):
         self.cfg, self.plan, self.calls = cfg, list(plan), 0
@@ -565,7 +565,7 @@ def test_slow_progress_is_not_a_stall(monkeypatch, tmp_path):
 
 def test_evaluation_of_blank_images_stops_with_the_cause(monkeypatch):
     cfg = Config(n_neurons=3, n_inputs=4, chunk_presentations=4).validate()
-    from stdp_toolkit.network.simulator import initial_state
+    from stdp_toolkit.network.state import initial_state
 
     run = experiment.RunState(cfg=cfg, seed=0, state=initial_state(cfg, 0))
     sim = FakeSimulator(cfg, [2, 0])     # the first round finishes two samples, then nothing
@@ -598,3 +598,26 @@ def test_real_resumed_run_stays_identical_with_the_watchdog(tmp_path):
     for key in full.state:
         np.testing.assert_array_equal(full.state[key], resumed.state[key], err_msg=key)
     assert full.curve == resumed.curve
+
+
+def test_sub_configs_are_typed_parsed_once_and_never_stale():
+    """compression, cross_modal and audio come back as typed settings, parsed by validate() and reused;
+    editing a section afterwards gives the edited settings, never the cached ones."""
+    from stdp_toolkit.compression.settings import CompressionSettings
+    from stdp_toolkit.network.config import CrossModalSettings
+
+    cfg = Config.from_dict(dict(ensembles=[dict(name="image", n_inputs=784, n_neurons=20),
+                                           dict(name="audio", n_inputs=784, n_neurons=20)],
+                                cross_modal=dict(w_init=0.05), audio=dict(n_mels=28)))
+    s = cfg.cross_modal_settings()
+    assert isinstance(s, CrossModalSettings) and s.w_init == 0.05 and s.rule == "power_law"
+    assert cfg.cross_modal_settings() is s and cfg.audio_settings() is cfg.audio_settings()
+    cfg.cross_modal["w_init"] = 0.1
+    assert cfg.cross_modal_settings().w_init == 0.1
+
+    plain = Config(compression=dict(interval=1000, prune=dict(target=0.5))).validate()
+    c = plain.compression_settings()
+    assert isinstance(c, CompressionSettings) and c.prune.target == 0.5 and plain.compression_settings() is c
+    plain.compression["prune"]["target"] = 0.7
+    assert plain.compression_settings().prune.target == 0.7
+    assert Config().validate().compression_settings() is None

@@ -71,6 +71,10 @@ def _resume_hint(args) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # figures are written to files, never shown: no display needed, none opened (the library leaves a
+    # notebook's backend alone)
+    import matplotlib
+    matplotlib.use("Agg")
     # SIGTERM (kill, a job scheduler) stops a command like Ctrl-C does: cleanly, checkpoints kept
     signal.signal(signal.SIGTERM, _interrupted)
     try:

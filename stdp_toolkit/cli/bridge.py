@@ -91,7 +91,7 @@ def _train_opts(p, epochs, batch, lr, opt, wd):
     p.add_argument("--max-batches", type=COUNT, default=None, help="stop each epoch after N batches (quick runs)")
 
 
-def register(subparsers) -> None:
+def _add_ann_train(subparsers) -> None:
     p = subparsers.add_parser("ann-train", help="train a conversion-ready ANN (VGG/ResNet/MLP, no bias, avg pool)",
                               description="Train an ANN suited to ANN→SNN conversion and save a checkpoint.")
     p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
@@ -109,6 +109,8 @@ def register(subparsers) -> None:
     _common(p)
     p.set_defaults(func=cmd_ann_train)
 
+
+def _add_convert(subparsers) -> None:
     p = subparsers.add_parser("convert", help="ANN → SNN by layer-wise threshold balancing; accuracy vs time steps",
                               description="Convert a trained ANN to an IF SNN (Poisson input) by threshold balancing.")
     p.add_argument("--checkpoint", required=True, help="ANN checkpoint from ann-train")
@@ -129,6 +131,8 @@ def register(subparsers) -> None:
     _common(p)
     p.set_defaults(func=cmd_convert)
 
+
+def _add_hybrid_train(subparsers) -> None:
     p = subparsers.add_parser("hybrid-train", help="fine-tune a converted SNN with spike-timing-dependent backprop",
                               description="Hybrid training: initialise from a converted SNN, fine-tune with STDB at reduced T.")
     p.add_argument("--checkpoint", required=True, help="converted SNN checkpoint (from convert)")
@@ -145,6 +149,8 @@ def register(subparsers) -> None:
     _common(p)
     p.set_defaults(func=cmd_hybrid_train)
 
+
+def _add_diet_train(subparsers) -> None:
     p = subparsers.add_parser("diet-train", help="DIET-SNN: direct input, trainable leak and threshold, few steps",
                               description="Train a DIET-SNN initialised from an ANN (thresholds = percentile × scale).")
     p.add_argument("--checkpoint", required=True, help="ANN checkpoint (from ann-train) or an SNN checkpoint to continue")
@@ -160,6 +166,8 @@ def register(subparsers) -> None:
     _common(p)
     p.set_defaults(func=cmd_diet_train)
 
+
+def _add_snn_eval(subparsers) -> None:
     p = subparsers.add_parser("snn-eval", help="accuracy, spike rates, synaptic ops and energy of an SNN checkpoint")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--timesteps", type=COUNT, default=None)
@@ -167,6 +175,8 @@ def register(subparsers) -> None:
     _common(p, train_data=False)
     p.set_defaults(func=cmd_snn_eval)
 
+
+def _add_export(subparsers) -> None:
     p = subparsers.add_parser("export", help="export a trained SNN to NIR (.nir) or a Brian2 network",
                               description="Export an SNN checkpoint. nir: writes a NIR graph file. brian2: builds the "
                                           "Brian2 network, runs it on test samples and reports agreement with PyTorch "
@@ -181,6 +191,12 @@ def register(subparsers) -> None:
     p.add_argument("--timesteps", type=COUNT, default=None)
     _common(p, train_data=False, device=False)
     p.set_defaults(func=cmd_export)
+
+
+def register(subparsers) -> None:
+    """Add this module's commands to the CLI's sub-parsers."""
+    for add in (_add_ann_train, _add_convert, _add_hybrid_train, _add_diet_train, _add_snn_eval, _add_export):
+        add(subparsers)
 
 
 # --------------------------------------------------------------------------------------------

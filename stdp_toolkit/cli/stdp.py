@@ -5,9 +5,8 @@ import json
 import os
 import sys
 
-from .. import checkpoint
 from ..errors import UserError
-from ..validation import COUNT, SEED, check_output_dir, check_output_file
+from ..validation import COUNT, SEED, check_output_dir
 
 
 def _data_dir_option(p) -> None:
@@ -19,7 +18,7 @@ def _audio_dir_option(p) -> None:
                                        "(default: $STDP_AUDIO_DIR, else DATA_DIR/fsdd)")
 
 
-def register(sub) -> None:
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a network with STDP, then label its neurons")
     p.add_argument("config", help="experiment config (YAML), e.g. networks/dc400.yaml")
     _data_dir_option(p)
@@ -37,6 +36,8 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
+
+def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="accuracy of a trained run on the test set")
     p.add_argument("run_dir")
     _data_dir_option(p)
@@ -51,6 +52,8 @@ def register(sub) -> None:
                         "image:occlusion:0.3 or audio:snr:10,0 (repeatable; results in metrics.json)")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_plot(sub) -> None:
     p = sub.add_parser("plot", help="write the figures of a run to RUN_DIR/figures")
     p.add_argument("run_dir")
     p.add_argument("--data-dir", help="where to take the samples for the raster plot from")
@@ -58,6 +61,8 @@ def register(sub) -> None:
     _audio_dir_option(p)
     p.set_defaults(func=cmd_plot)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="compression, synaptic operations, energy and memory of a trained run")
     p.add_argument("run_dir")
     p.add_argument("--reference", help="uncompressed run directory to compare energy, ops and accuracy against")
@@ -67,6 +72,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=cmd_report)
 
+
+def _add_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="accuracy vs sparsity x levels of a trained run on Dask, with a Pareto plot")
     p.add_argument("run_dir")
     _data_dir_option(p)
@@ -80,6 +87,8 @@ def register(sub) -> None:
     p.add_argument("--out", help="results JSON (default: RUN_DIR/sweep.json; the plot goes to RUN_DIR/figures)")
     p.set_defaults(func=cmd_sweep)
 
+
+def _add_study(sub) -> None:
     p = sub.add_parser("study", help="configs x seeds on Dask: train, label, test each, then one table "
                                      "(mean ± sd over seeds) with a figure")
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="experiment configs (YAML)")
@@ -94,12 +103,20 @@ def register(sub) -> None:
                                                 "study.md, figures/study.png")
     p.set_defaults(func=cmd_study)
 
+
+def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="train and evaluate a small network on the embedded digits (offline)")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--train-samples", type=COUNT, default=3000)
     p.add_argument("--neurons", type=COUNT, default=100)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+
+def register(sub) -> None:
+    """Add this module's commands to the CLI's sub-parsers."""
+    for add in (_add_train, _add_evaluate, _add_plot, _add_report, _add_sweep, _add_study, _add_demo):
+        add(sub)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -179,10 +196,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_study(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .. import plots
     from ..study import markdown, run_study
 
     seeds = _number_list(args.seeds, int, "--seeds")
@@ -190,9 +203,8 @@ def cmd_study(args) -> int:
     res = run_study(args.configs, seeds, args.out, data_dir=args.data_dir, audio_dir=args.audio_dir,
                     train_samples=args.train_samples, test_samples=args.test_samples, scheduler=args.scheduler,
                     workers=args.workers)
-    fig = plots.save(plots.study(res["summary"]), os.path.join(args.out, "figures", "study.png"))
     print(markdown(res["summary"]))
-    print(f"runs and study.json/study.md: {args.out}; figure: {fig}")
+    print(f"runs and study.json/study.md: {args.out}; figure: {os.path.join(args.out, 'figures', 'study.png')}")
     return 0
 
 
@@ -204,23 +216,15 @@ def _number_list(text: str, kind, what: str) -> list:
 
 
 def cmd_sweep(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from .. import plots
-    from ..compression.sweep import pareto_front, run_sweep
+    from ..compression.sweep import run_sweep
 
     sparsities = _number_list(args.sparsities, float, "--sparsities")
     levels = [k or None for k in _number_list(args.levels, int, "--levels")]
-    out = check_output_file(args.out or os.path.join(args.run_dir, "sweep.json"))
-    fig_dir = check_output_dir(os.path.join(args.run_dir, "figures"), "figure folder")
+    out = args.out or os.path.join(args.run_dir, "sweep.json")
     results = run_sweep(args.run_dir, args.data_dir, sparsities, levels, args.scheme, args.label_samples,
-                        args.test_samples, args.scheduler, args.workers)
-    checkpoint.write_json(out, {"points": results, "pareto": pareto_front(results)})
-    os.makedirs(fig_dir, exist_ok=True)
-    fig = plots.save(plots.pareto(results, title=f"{args.scheme} quantization"), os.path.join(fig_dir, "pareto.png"))
+                        args.test_samples, args.scheduler, args.workers, out=out)
     for r in results:
         print(f"sparsity {r['measured_sparsity']:.2f}  levels {r['levels'] or 'float':>5}  "
               f"{r['bits_per_synapse']:6.2f} bits/synapse  accuracy {r['accuracy']:.2%}")
-    print(f"results: {out}; Pareto plot: {fig}")
+    print(f"results: {out}; Pareto plot: {os.path.join(args.run_dir, 'figures', 'pareto.png')}")
     return 0

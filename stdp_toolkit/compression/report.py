@@ -38,7 +38,8 @@ def mask_of(run) -> np.ndarray:
 def count_spikes(run, images: np.ndarray, backend: str = "standalone") -> dict:
     """Spikes per inference (repeats included) from a frozen run with all populations recorded."""
     from ..experiment import chunk_seed, to_unit
-    from ..network.simulator import Simulator, rest_state
+    from ..backends import Simulator
+    from ..network.state import rest_state
 
     cfg = run.cfg
     x = to_unit(images)

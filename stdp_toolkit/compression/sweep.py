@@ -20,15 +20,16 @@ import time
 
 import numpy as np
 
-from .. import cluster
+from .. import checkpoint, cluster
 from ..errors import UserError
+from ..validation import check_output_dir, check_output_file
 from . import energy, pruning, quantization
 
 _SIM = {}
 
 
 def _simulator(cfg):
-    from ..network.simulator import Simulator
+    from ..backends import Simulator
 
     key = (cfg.n_neurons, cfg.chunk_presentations, os.getpid())
     if key not in _SIM:
@@ -80,10 +81,15 @@ def evaluate_point(run_dir: str, data_dir: str, sparsity: float, levels: int | N
 
 
 def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "uniform", label_samples: int = 1000,
-              test_samples: int = 1000, scheduler: str | None = None, workers: int | None = None) -> list[dict]:
-    """All sparsity x levels points, evaluated on Dask; sorted by (sparsity, levels)."""
+              test_samples: int = 1000, scheduler: str | None = None, workers: int | None = None,
+              out: str | None = None) -> list[dict]:
+    """All sparsity x levels points, evaluated on Dask; sorted by (sparsity, levels).
+
+    With ``out``, the points and their Pareto front are written there as JSON and the Pareto plot
+    to ``RUN_DIR/figures/pareto.png`` (both paths are checked before any work).
+    """
     from ..experiment import RunState
-    from ..network.simulator import Simulator
+    from ..backends import Simulator
 
     if not sparsities or not levels:
         raise UserError("the sweep needs at least one sparsity and one number of levels "
@@ -95,6 +101,9 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
         if k is not None and not 2 <= k <= 256:
             raise UserError(f"sweep levels must be from 2 to 256 (or 0 for float), got {k}")
     run = RunState.load(run_dir)  # fails early with a clear message
+    if out is not None:
+        check_output_file(out)
+        check_output_dir(os.path.join(run_dir, "figures"), "figure folder")
     data_dir = os.path.abspath(data_dir) if data_dir else None
     client = cluster.client_for(scheduler, workers)  # a bad address fails before the build
     try:
@@ -109,7 +118,12 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
     finally:
         cluster.close(client, scheduler)
     builder.cleanup_run_args()
-    return sorted(results, key=lambda r: (r["sparsity"], r["levels"] or 1000))
+    results = sorted(results, key=lambda r: (r["sparsity"], r["levels"] or 1000))
+    if out is not None:
+        from .. import plots
+        checkpoint.write_json(out, {"points": results, "pareto": pareto_front(results)})
+        plots.save(plots.pareto(results, title=f"{scheme} quantization"), os.path.join(run_dir, "figures", "pareto.png"))
+    return results
 
 
 def pareto_front(results: list[dict], x: str = "bits_per_synapse", y: str = "accuracy") -> list[dict]:

@@ -21,6 +21,9 @@ The spiking neurons are :class:`stdp_toolkit.torch_bridge.layers.LIF` (trainable
 clamped to [0, 1], and trainable threshold; linear surrogate gradient). Each model counts its
 operations while an :class:`OpCounter` is attached (see :func:`count_ops` and :mod:`stdp_toolkit.lite.metrics`):
 accumulates (AC) triggered by spikes and multiply-accumulates (MAC) on real-valued inputs.
+
+Why one module of ~390 lines of code: the five models are compared like for like (same front end,
+readouts and op counting), which is easiest to check when they sit side by side.
 """
 from __future__ import annotations
 

@@ -173,9 +173,6 @@ def _joules(j: float) -> str:
 
 def plot(results: list[dict], path) -> Path:
     """Left: accuracy vs estimated energy per sample for each task; right: sequence-length study."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 

@@ -7,6 +7,10 @@ interrupted run exactly where it stopped, and refuses one made with other settin
 checkpoint is never overwritten without ``--resume``; the epoch with the best validation accuracy is
 kept for the final test (SST-2: dev split; N-MNIST has no validation split, so the last epoch is used;
 synthetic: a separate validation draw).
+
+Why one module of ~360 lines of code: the three tasks share the loop, the checkpoint and its resume
+checks; their data loading is the part that differs, and it is kept short here (the readers are in
+:mod:`stdp_toolkit.lite.events`, :mod:`stdp_toolkit.lite.text` and :mod:`stdp_toolkit.lite.synthetic`).
 """
 from __future__ import annotations
 
@@ -313,16 +317,71 @@ def _set_rng_state(rng: np.random.Generator, state: dict) -> None:
     set_rng_state(state, torch.device("cpu"))
 
 
+def _build(cfg: TrainConfig, spec):
+    try:
+        return build_model(cfg.model, spec, **model_kwargs(cfg))
+    except (MemoryError, RuntimeError) as exc:
+        if "alloc" not in str(exc) and not isinstance(exc, MemoryError):
+            raise
+        raise UserError(f"the {cfg.model} model does not fit in memory; use smaller --hidden / --channels") from None
+
+
+def _restore(state: dict, model, opt, sched, rng, cfg: TrainConfig, ckpt, log):
+    """Load a checkpoint's model, optimiser, schedule and random state; (start epoch, history, best, seconds)."""
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
+        train_seconds = float(state.get("train_seconds", 0.0))
+        _set_rng_state(rng, state["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise UserError(f"checkpoint {ckpt} does not fit this model ({exc.__class__.__name__}); "
+                        "delete it and train again, or choose another --out") from None
+    if sched is not None and sched.T_max != cfg.epochs:
+        log(f"--epochs {sched.T_max} -> {cfg.epochs}: the cosine learning-rate schedule continues as if planned "
+            f"for {cfg.epochs} epochs")
+        stretch_schedule(sched, opt, cfg.epochs)
+    log(f"resumed {ckpt} at epoch {start_epoch}" + ("" if start_epoch < cfg.epochs else
+                                                     f": all {cfg.epochs} epochs were trained, evaluating"))
+    return start_epoch, history, best, train_seconds
+
+
+def _train_epoch(model, opt, split, cfg: TrainConfig, rng, epoch: int, log) -> dict:
+    """One pass over the training split; its history record (a diverged loss stops the run)."""
+    model.train()
+    t0 = time.time()
+    tot, correct, n = 0.0, 0, 0
+    for step, (x, y, lengths) in enumerate(_batches(split, cfg.batch_size, True, rng), 1):
+        if cfg.task == "nmnist":
+            x = _augment_frames(x, cfg.shift, rng)
+        logits = model(x, lengths)
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        model.clamp_()
+        tot += float(loss.detach()) * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        n += len(y)
+        if cfg.log_every and step % cfg.log_every == 0:
+            log(f"  epoch {epoch} batch {step}: loss {tot / n:.4f} acc {correct / n:.3f} ({time.time() - t0:.0f} s)")
+    if not math.isfinite(tot):   # never checkpoint (or report) a model whose weights went to NaN/inf
+        raise UserError(f"training diverged in epoch {epoch}: the loss became {tot / n}; lower --lr and train "
+                        "again with another --out (the checkpoint keeps the last good epoch)")
+    return {"epoch": epoch, "train_loss": tot / n, "train_accuracy": correct / n, "seconds": time.time() - t0}
+
+
 def train(cfg: TrainConfig, log=print) -> dict:
     """Train, checkpoint every epoch, evaluate; write ``<out>/<task>_<model>.json``; return the metrics.
 
-    Checkpoints are atomic and checksummed (:func:`stdp_toolkit.checkpoint.save_torch`) and hold the
-    model, optimiser, schedule, history, the config, the identity of the training data and every random
-    state, so that an interrupted run (Ctrl-C, ``--max-minutes``) resumed with the same settings ends
-    bit for bit where an uninterrupted one does. ``resume`` refuses a checkpoint made with other
-    settings or other data; ``epochs`` may be raised on resume: with the cosine schedule the learning
-    rate then continues along the longer schedule from the epoch reached (so it is not bit-identical
-    to a run planned that long from the start; with ``schedule="none"`` it is).
+    Checkpoints (atomic, checksummed) hold the model, optimiser, schedule, history, config, the
+    training data's identity and every random state: an interrupted run (Ctrl-C, ``--max-minutes``)
+    resumed with the same settings ends bit for bit where an uninterrupted one does. ``resume``
+    refuses other settings or data; a larger ``epochs`` on resume continues the cosine schedule as if
+    planned that long (bit-identical to such a run only with ``schedule="none"``).
     """
     state = preflight(cfg)
     ckpt = checkpoint_path(cfg)
@@ -333,87 +392,41 @@ def train(cfg: TrainConfig, log=print) -> dict:
     rng = np.random.default_rng(cfg.seed)
     spec, splits, info = load_task(cfg)
     data_id = _data_identity(cfg, splits)
-    if state is not None:
+    if state is not None and (state.get("data") or {}).get("sha256") != data_id["sha256"]:
         old = state.get("data") or {}
-        if old.get("sha256") != data_id["sha256"]:
-            raise UserError(f"cannot resume {ckpt}: it was trained on other data ({old.get('name')}, "
-                            f"{old.get('n_train')} training items; now {data_id['name']}, {data_id['n_train']}); "
-                            "use the data it was trained on, or choose another --out for a new run")
-    try:
-        model = build_model(cfg.model, spec, **model_kwargs(cfg))
-    except (MemoryError, RuntimeError) as exc:
-        if "alloc" not in str(exc) and not isinstance(exc, MemoryError):
-            raise
-        raise UserError(f"the {cfg.model} model does not fit in memory; use smaller --hidden / --channels") from None
+        raise UserError(f"cannot resume {ckpt}: it was trained on other data ({old.get('name')}, "
+                        f"{old.get('n_train')} training items; now {data_id['name']}, {data_id['n_train']}); "
+                        "use the data it was trained on, or choose another --out for a new run")
+    model = _build(cfg, spec)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    grad_probe = {}
-    if cfg.task == "recall":  # how much gradient reaches the cue (first 5 steps) before training
-        xb, yb = splits["val"].x[:128], splits["val"].y[:128]
-        if state is not None and state.get("grad_probe"):
-            grad_probe.update(state["grad_probe"])
-        else:
-            grad_probe["grad_early_ratio_init"], grad_probe["grad_early_abs_init"] = early_step_gradient(model, xb, yb)
+    # recall task: how much gradient reaches the cue (first 5 steps), before training (kept on resume) and after
+    probe = (splits["val"].x[:128], splits["val"].y[:128]) if cfg.task == "recall" else None
+    grad_probe = dict((state or {}).get("grad_probe") or {})
+    if probe is not None and not grad_probe:
+        grad_probe["grad_early_ratio_init"], grad_probe["grad_early_abs_init"] = early_step_gradient(model, *probe)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
              if cfg.schedule == "cosine" else None)
     start_epoch, history, best = 0, [], {"val_accuracy": -1.0, "epoch": -1, "state": None}
     train_seconds = 0.0
     if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            if sched is not None:
-                sched.load_state_dict(state["scheduler"])
-            start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
-            train_seconds = float(state.get("train_seconds", 0.0))
-            _set_rng_state(rng, state["rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise UserError(f"checkpoint {ckpt} does not fit this model ({exc.__class__.__name__}); "
-                            "delete it and train again, or choose another --out") from None
-        if sched is not None and sched.T_max != cfg.epochs:
-            log(f"--epochs {sched.T_max} -> {cfg.epochs}: the cosine learning-rate schedule continues as if planned "
-                f"for {cfg.epochs} epochs")
-            stretch_schedule(sched, opt, cfg.epochs)
-        log(f"resumed {ckpt} at epoch {start_epoch}" + ("" if start_epoch < cfg.epochs else
-                                                         f": all {cfg.epochs} epochs were trained, evaluating"))
+        start_epoch, history, best, train_seconds = _restore(state, model, opt, sched, rng, cfg, ckpt, log)
     deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else None
     for epoch in range(start_epoch, cfg.epochs):
-        model.train()
-        t0 = time.time()
-        tot, correct, n = 0.0, 0, 0
-        for step, (x, y, lengths) in enumerate(_batches(splits["train"], cfg.batch_size, True, rng), 1):
-            if cfg.task == "nmnist":
-                x = _augment_frames(x, cfg.shift, rng)
-            logits = model(x, lengths)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            model.clamp_()
-            tot += float(loss.detach()) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            n += len(y)
-            if cfg.log_every and step % cfg.log_every == 0:
-                log(f"  epoch {epoch} batch {step}: loss {tot / n:.4f} acc {correct / n:.3f} "
-                    f"({time.time() - t0:.0f} s)")
-        if not math.isfinite(tot):   # never checkpoint (or report) a model whose weights went to NaN/inf
-            raise UserError(f"training diverged in epoch {epoch}: the loss became {tot / n}; lower --lr and train "
-                            "again with another --out (the checkpoint keeps the last good epoch)")
+        rec = _train_epoch(model, opt, splits["train"], cfg, rng, epoch, log)
         if sched is not None:
             sched.step()
-        train_seconds += time.time() - t0
-        rec = {"epoch": epoch, "train_loss": tot / n, "train_accuracy": correct / n, "seconds": time.time() - t0}
+        train_seconds += rec["seconds"]
         if splits["val"] is not None:
             rec["val_accuracy"] = evaluate(model, splits["val"], count=False)["accuracy"]
-            if rec["val_accuracy"] > best["val_accuracy"]:
+            if rec["val_accuracy"] > best["val_accuracy"]:   # the model selected on the validation split
                 best = {"val_accuracy": rec["val_accuracy"], "epoch": epoch,
                         "state": {k: v.clone() for k, v in model.state_dict().items()}}
         history.append(rec)
+        run = dict(config=asdict(cfg), spec=asdict(spec), vocab=info.get("vocab"), data=data_id, grad_probe=grad_probe)
         checkpoint.save_torch(str(ckpt), {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-            "scheduler": sched.state_dict() if sched is not None else None, "history": history, "best": best,
-            "config": asdict(cfg), "spec": asdict(spec), "train_seconds": train_seconds, "vocab": info.get("vocab"),
-            "data": data_id, "rng": _rng_state(rng), "grad_probe": grad_probe}, kind=CHECKPOINT_KIND)
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
+            "scheduler": sched.state_dict() if sched is not None else None, "best": best,
+            "train_seconds": train_seconds, "rng": _rng_state(rng), **run}, kind=CHECKPOINT_KIND)
         log(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}))
         if deadline and time.time() > deadline and epoch + 1 < cfg.epochs:
             log(f"stopping after epoch {epoch}: --max-minutes {cfg.max_minutes} reached; add --resume to continue")
@@ -421,9 +434,16 @@ def train(cfg: TrainConfig, log=print) -> dict:
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     test = evaluate(model, splits["test"])
-    if cfg.task == "recall":
-        grad_probe["grad_early_ratio_trained"], grad_probe["grad_early_abs_trained"] = early_step_gradient(model, xb, yb)
-    result = {
+    if probe is not None:
+        grad_probe["grad_early_ratio_trained"], grad_probe["grad_early_abs_trained"] = early_step_gradient(model, *probe)
+    result = _result(cfg, model, test, best, history, train_seconds, info, data_id, ckpt, grad_probe)
+    checkpoint.write_json(str(ckpt.with_suffix(".json")), result)
+    return result
+
+
+def _result(cfg, model, test, best, history, train_seconds, info, data_id, ckpt, grad_probe) -> dict:
+    """The run's metrics (what ``<task>_<model>.json`` holds)."""
+    return {
         "task": cfg.task, "model": cfg.model, "spiking": cfg.model in SPIKING,
         "test_accuracy": test["accuracy"], "selected_epoch": best["epoch"] if best["state"] is not None else len(history) - 1,
         "val_accuracy": best["val_accuracy"] if best["state"] is not None else None,
@@ -434,8 +454,6 @@ def train(cfg: TrainConfig, log=print) -> dict:
         "config": asdict(cfg), "data": {k: v for k, v in info.items() if k != "vocab"}, "data_identity": data_id,
         "history": history, "checkpoint": str(ckpt), "torch_threads": cfg.threads, **grad_probe,
     }
-    checkpoint.write_json(str(ckpt.with_suffix(".json")), result)
-    return result
 
 
 def early_step_gradient(model, x: torch.Tensor, y: torch.Tensor, early: int = 5) -> tuple[float, float]:

@@ -1,6 +1,11 @@
 """Experiment configuration: one validated, serialisable object (read from YAML in ``networks/``).
 
 Everything a run needs to be reproduced is here; a checkpoint stores it in full.
+
+Why one module of ~400 lines of code: most of it is :meth:`Config.validate`, whose checks relate
+settings to each other (stable time steps for the models' time constants, weights for the
+conductances, sizes for the compiled code); the typed sub-configs keep their own parsers
+(:mod:`stdp_toolkit.compression.settings`, :mod:`stdp_toolkit.datasets.audio`).
 """
 from __future__ import annotations
 
@@ -39,6 +44,15 @@ METHODS = ("euler", "exponential_euler", "implicit_euler")
 
 # cross-modal synapses (multimodal networks): defaults of the ``cross_modal`` config section
 CROSS_MODAL_DEFAULTS = dict(rule="power_law", rule_params={}, w_init=0.0)
+
+
+@dataclass(frozen=True)
+class CrossModalSettings:
+    """The ``cross_modal`` section, typed: the rule of the plastic excitatory synapses between the
+    ensembles (a name or a rule written out), its parameters and the initial weights' scale."""
+    rule: object = "power_law"
+    rule_params: dict = field(default_factory=dict)
+    w_init: float = 0.0
 
 
 def _code_fields(model: dict) -> dict:
@@ -159,11 +173,27 @@ class Config:
                             "'dApre/dt = -Apre / tau : 1 (event-driven)', updated in on_pre/on_post (see rule vogels)")
         return rule
 
+    def _section(self, name: str, parse, *depends):
+        """A sub-config parsed into its typed settings once (by :meth:`validate`), and again only when the
+        section (or what it ``depends`` on) was changed since: a later edit is never answered from a stale copy."""
+        key = repr((getattr(self, name), depends))
+        cache = self.__dict__.setdefault("_sections", {})
+        if name not in cache or cache[name][0] != key:
+            cache[name] = (key, parse(getattr(self, name)))
+        return cache[name][1]
+
     def compression_settings(self):
-        """Parsed ``compression`` section, or None when it is empty."""
+        """The ``compression`` section as :class:`~stdp_toolkit.compression.settings.CompressionSettings`,
+        or None when it is empty."""
         from ..compression.settings import parse
 
-        return parse(self.compression, self.chunk_presentations)
+        return self._section("compression", lambda raw: parse(raw, self.chunk_presentations), self.chunk_presentations)
+
+    def audio_settings(self):
+        """The ``audio`` section as :class:`~stdp_toolkit.datasets.audio.AudioSettings` (defaults when empty)."""
+        from ..datasets.audio import AudioSettings
+
+        return self._section("audio", lambda raw: AudioSettings.from_dict(raw, source="config section audio"))
 
     def ensemble_list(self) -> list[Ensemble]:
         """The ensembles in input/neuron order; a plain network is one ensemble."""
@@ -186,13 +216,14 @@ class Config:
     def has_cross_modal(self) -> bool:
         return bool(self.cross_modal)
 
-    def cross_modal_settings(self) -> dict:
-        return {**CROSS_MODAL_DEFAULTS, **self.cross_modal}
+    def cross_modal_settings(self) -> CrossModalSettings:
+        """The ``cross_modal`` section with its defaults, typed."""
+        return self._section("cross_modal", lambda raw: CrossModalSettings(**{**CROSS_MODAL_DEFAULTS, **raw}))
 
     def cross_plasticity(self):
         """The cross-modal rule, its presynaptic trace renamed so it can sit beside the input rule's."""
         s = self.cross_modal_settings()
-        rule = get_rule(s["rule"], "cross_modal.rule_params", **s["rule_params"])
+        rule = get_rule(s.rule, "cross_modal.rule_params", **s.rule_params)
         if rule.synapse or "tau_pre" not in rule.params or "x_in" not in rule.state_variables()["pre"]:
             raise UserError(f"cross_modal rule {rule.name!r}: a cross-modal rule reads its presynaptic trace as "
                             "x_in (time constant tau_pre) and has no per-synapse equations; write it that way "
@@ -413,7 +444,7 @@ class Config:
             fix=f"it is the sum of a neuron's {n_in} input weights; " + fix))
         if self.has_cross_modal:
             s = self.cross_modal_settings()
-            weight("cross_modal.w_init", s["w_init"], g_exc)
+            weight("cross_modal.w_init", s.w_init, g_exc)
             weight("cross_modal.rule_params.wmax", self.cross_plasticity().params["wmax"], g_exc)
 
     def _validate_sizes(self) -> None:
@@ -464,9 +495,9 @@ class Config:
             if unknown:
                 raise UserError(f"cross_modal: unknown setting(s) {unknown}; known: {sorted(CROSS_MODAL_DEFAULTS)}")
             s = self.cross_modal_settings()
-            V.string_keys("cross_modal.rule_params", s["rule_params"])
+            V.string_keys("cross_modal.rule_params", s.rule_params)
             # its upper bound (a stable conductance step) is checked with the other weights
-            V.number("cross_modal.w_init", s["w_init"], low=0.0)
+            V.number("cross_modal.w_init", s.w_init, low=0.0)
             cross, own = self.cross_plasticity(), self.plasticity()
             if cross.post_trace and cross.post_trace != own.post_trace:
                 raise UserError(f"cross_modal rule {cross.name!r} needs postsynaptic traces that differ from those "
@@ -475,9 +506,7 @@ class Config:
         if not isinstance(self.audio, dict):
             raise UserError("config section audio must be a mapping of front-end settings")
         if self.audio:
-            from ..datasets.audio import AudioSettings
-
-            AudioSettings.from_dict(self.audio, source="config section audio")
+            self.audio_settings()
 
     def to_dict(self) -> dict:
         return copy.deepcopy(asdict(self))

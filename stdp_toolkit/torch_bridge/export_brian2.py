@@ -111,6 +111,60 @@ def _encoded_inputs(snn: SpikingNet, x: torch.Tensor, T: int, seed: int) -> torc
         snn.generator = None
 
 
+def _block_connect(S, maps, sizes, k: int, N: int) -> None:
+    """Connect layer ``k``'s sparse map once per sample: sample ``b`` uses neurons ``b*n .. b*n+n-1``."""
+    post, pre, w = maps[k]
+    n_pre, n_post = sizes[k], sizes[k + 1]
+    S.connect(i=(pre[None, :] + n_pre * np.arange(N)[:, None]).ravel(),
+              j=(post[None, :] + n_post * np.arange(N)[:, None]).ravel())
+    S.w = np.tile(w, N)
+
+
+def _layers(b2, snn: SpikingNet, sizes, N: int, T: int, dt):
+    """The hidden IF populations (one per spiking layer) and the integrating output population."""
+    hidden = []
+    for k in range(len(sizes) - 2):
+        eqs = ("v : 1\nI : 1\nI_ext : 1\nvth : 1 (shared, constant)\nlam : 1 (shared, constant)\n"
+               "t_end : second (shared, constant)")
+        # t_end: population k handles PyTorch steps 0..T-1 at Brian2 steps k+1..k+T and stays silent after
+        G = b2.NeuronGroup(N * sizes[k + 1], eqs, threshold="v/vth - 1 > 0 and t < t_end", reset="v -= vth", dt=dt,
+                           name=f"hidden{k}")
+        G.t_end = (k + 1 + T - 0.5) * dt
+        G.vth = float(snn.neurons[k].threshold.detach())
+        G.lam = float(snn.neurons[k].leak.detach().clamp(0, 1))
+        hidden.append(G)
+    out = b2.NeuronGroup(N * sizes[-1], "v : 1\nI : 1", dt=dt, name="output")
+    out.run_regularly("v = v + I\nI = 0", when="before_thresholds", dt=dt)
+    return hidden, out
+
+
+def _input(b2, snn: SpikingNet, inputs: np.ndarray, first, maps, sizes, N: int, T: int, dt):
+    """The input stage into ``first``: analog values behind a time gate (direct) or two spike
+    generators for +a and -a (Poisson). Returns (named objects, first layer's update, namespace)."""
+    n_in, L = sizes[0], len(maps)
+    if snn.encoding == "direct":
+        # Gate: on for Brian2 steps 1..T (layer 1 handles PyTorch step t at Brian2 step t+1).
+        gate = b2.TimedArray(np.r_[0.0, np.ones(T), np.zeros(L + 1)], dt=dt, name="input_gate")
+        if np.any(np.abs(inputs - inputs[0]) > 0):
+            raise UserError("direct encoding needs the same analog input at every step")
+        inp = b2.NeuronGroup(N * n_in, "x : 1 (constant)", dt=dt, name="input")
+        inp.x = inputs[0].ravel()
+        S = b2.Synapses(inp, first, "w : 1 (constant)\nI_ext_post = w * x_pre : 1 (summed)", dt=dt, name="syn_in")
+        _block_connect(S, maps, sizes, 0, N)
+        return {"input": inp, "syn_in": S}, "v = lam*v + I + input_gate(t)*I_ext\nI = 0", {"input_gate": gate}
+    amp = float(np.abs(inputs).max()) if inputs.size else 1.0
+    if not set(np.unique(inputs).tolist()) <= {-amp, 0.0, amp}:
+        raise UserError("Poisson inputs must be spikes of one amplitude (-a, 0, +a)")
+    named = {}
+    for sign, name in ((amp, "input_pos"), (-amp, "input_neg")):
+        t_idx, b_idx, j_idx = np.nonzero(inputs == sign)
+        gen = b2.SpikeGeneratorGroup(N * n_in, b_idx * n_in + j_idx, t_idx * dt, dt=dt, name=name)
+        S = b2.Synapses(gen, first, "w : 1 (constant)", on_pre=f"I_post += {sign} * w", dt=dt, name=f"syn_{name}")
+        _block_connect(S, maps, sizes, 0, N)
+        named[name], named[f"syn_{name}"] = gen, S
+    return named, "v = lam*v + I\nI = 0", {}
+
+
 def to_brian2(snn: SpikingNet, x: torch.Tensor, timesteps: Optional[int] = None, seed: int = 0,
               inputs: Optional[torch.Tensor] = None, monitors: bool = False, maps=None):
     """Build the Brian2 network of ``snn`` for the samples ``x`` (``[N, ...]``).
@@ -131,89 +185,27 @@ def to_brian2(snn: SpikingNet, x: torch.Tensor, timesteps: Optional[int] = None,
     if inputs is None:
         inputs = _encoded_inputs(snn, x, T, seed)
     inputs = inputs.detach().cpu().double().numpy().reshape(T, N, -1)
-    n_in = sizes[0]
-    if inputs.shape[2] != n_in:
-        raise UserError(f"input has {inputs.shape[2]} features, the network expects {n_in}")
+    if inputs.shape[2] != sizes[0]:
+        raise UserError(f"input has {inputs.shape[2]} features, the network expects {sizes[0]}")
     L = len(maps)  # hidden populations = L-1, output = layer L
     dt = 1 * b2.ms
-    groups: Dict[str, object] = {}
-    objs = []
-    namespace: Dict[str, object] = {}
-
-    def block_connect(S, k):
-        post, pre, w = maps[k]
-        n_pre, n_post = sizes[k], sizes[k + 1]
-        S.connect(i=(pre[None, :] + n_pre * np.arange(N)[:, None]).ravel(),
-                  j=(post[None, :] + n_post * np.arange(N)[:, None]).ravel())
-        S.w = np.tile(w, N)
-
-    hidden = []
-    for k in range(L - 1):
-        n = sizes[k + 1]
-        eqs = ("v : 1\nI : 1\nI_ext : 1\nvth : 1 (shared, constant)\nlam : 1 (shared, constant)\n"
-               "t_end : second (shared, constant)")
-        # t_end: population k handles PyTorch steps 0..T-1 at Brian2 steps k+1..k+T and stays silent after
-        G = b2.NeuronGroup(N * n, eqs, threshold="v/vth - 1 > 0 and t < t_end", reset="v -= vth", dt=dt,
-                           name=f"hidden{k}")
-        G.t_end = (k + 1 + T - 0.5) * dt
-        G.vth = float(snn.neurons[k].threshold.detach())
-        G.lam = float(snn.neurons[k].leak.detach().clamp(0, 1))
-        hidden.append(G)
-        groups[f"hidden{k}"] = G
-        objs.append(G)
-    n_out = sizes[-1]
-    out = b2.NeuronGroup(N * n_out, "v : 1\nI : 1", dt=dt, name="output")
-    out.run_regularly("v = v + I\nI = 0", when="before_thresholds", dt=dt)
+    hidden, out = _layers(b2, snn, sizes, N, T, dt)
+    groups: Dict[str, object] = {f"hidden{k}": G for k, G in enumerate(hidden)}
     groups["output"] = out
-    objs.append(out)
-
-    first = hidden[0] if hidden else out
-    if snn.encoding == "direct":
-        # Gate: on for Brian2 steps 1..T (layer 1 handles PyTorch step t at Brian2 step t+1).
-        gate = b2.TimedArray(np.r_[0.0, np.ones(T), np.zeros(L + 1)], dt=dt, name="input_gate")
-        namespace["input_gate"] = gate
-        if np.any(np.abs(inputs - inputs[0]) > 0):
-            raise UserError("direct encoding needs the same analog input at every step")
-        inp = b2.NeuronGroup(N * n_in, "x : 1 (constant)", dt=dt, name="input")
-        inp.x = inputs[0].ravel()
-        S = b2.Synapses(inp, first, "w : 1 (constant)\nI_ext_post = w * x_pre : 1 (summed)", dt=dt, name="syn_in")
-        block_connect(S, 0)
-        objs += [inp, S]
-        groups["input"], groups["syn_in"] = inp, S
-        update = "v = lam*v + I + input_gate(t)*I_ext\nI = 0"
-        first_update = update
-    else:
-        amp = float(np.abs(inputs).max()) if inputs.size else 1.0
-        vals = np.unique(inputs)
-        if not set(vals.tolist()) <= {-amp, 0.0, amp}:
-            raise UserError("Poisson inputs must be spikes of one amplitude (-a, 0, +a)")
-        for sign, name in ((amp, "input_pos"), (-amp, "input_neg")):
-            t_idx, b_idx, j_idx = np.nonzero(inputs == sign)
-            idx = b_idx * n_in + j_idx
-            gen = b2.SpikeGeneratorGroup(N * n_in, idx, t_idx * dt, dt=dt, name=name)
-            S = b2.Synapses(gen, first, "w : 1 (constant)", on_pre=f"I_post += {sign} * w", dt=dt, name=f"syn_{name}")
-            block_connect(S, 0)
-            objs += [gen, S]
-            groups[name], groups[f"syn_{name}"] = gen, S
-        first_update = "v = lam*v + I\nI = 0"
-        update = first_update
+    named, first_update, namespace = _input(b2, snn, inputs, hidden[0] if hidden else out, maps, sizes, N, T, dt)
+    groups.update(named)
     for k, G in enumerate(hidden):
         G.run_regularly(first_update if k == 0 else "v = lam*v + I\nI = 0", when="before_thresholds", dt=dt)
         post = hidden[k + 1] if k + 1 < len(hidden) else out
         S = b2.Synapses(G, post, "w : 1 (constant)", on_pre="I_post += w", dt=dt, name=f"syn{k}")
-        block_connect(S, k + 1)
-        objs.append(S)
+        _block_connect(S, maps, sizes, k + 1, N)
         groups[f"syn{k}"] = S
     if monitors:
         for k, G in enumerate(hidden):
-            M = b2.SpikeMonitor(G, name=f"spikes_hidden{k}")
-            groups[f"spikes_hidden{k}"] = M
-            objs.append(M)
-        M = b2.StateMonitor(out, "v", record=True, dt=dt, name="state_output")
-        groups["state_output"] = M
-        objs.append(M)
-    net = b2.Network(*objs)
-    info = dict(timesteps=T, run_steps=T + L, dt=dt, samples=N, n_out=n_out, layers=L, namespace=namespace)
+            groups[f"spikes_hidden{k}"] = b2.SpikeMonitor(G, name=f"spikes_hidden{k}")
+        groups["state_output"] = b2.StateMonitor(out, "v", record=True, dt=dt, name="state_output")
+    net = b2.Network(*groups.values())
+    info = dict(timesteps=T, run_steps=T + L, dt=dt, samples=N, n_out=sizes[-1], layers=L, namespace=namespace)
     return net, groups, info
 
 
@@ -283,8 +275,6 @@ def compare_with_brian2(snn: SpikingNet, x: torch.Tensor, y: Optional[torch.Tens
 def _raster(groups, path: str, n_samples: int) -> None:
     import os
 
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     mons = [k for k in groups if k.startswith("spikes_hidden")]
     fig, axes = plt.subplots(len(mons), 1, figsize=(7, 2.5 * len(mons)), squeeze=False)

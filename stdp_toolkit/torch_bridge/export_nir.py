@@ -69,6 +69,57 @@ def _conv(m: nn.Conv2d, in_hw) -> "nir.Conv2d":
                       bias=np.zeros(m.out_channels, dtype=np.float32))
 
 
+def _vgg_body(nir, snn: SpikingNet, nodes: dict, edges: list, shapes, in_shape) -> Tuple[str, int]:
+    """Convolutions (each with its spiking layer) and pools, then a flatten; (last node, next site)."""
+    prev, cur_shape, site = "input", in_shape, 0
+    for op in snn.ann.ops:
+        if op[0] == "conv":
+            nodes[f"conv{op[1]}"] = _conv(snn.ann.convs[op[1]], cur_shape[1:])
+            nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
+            edges += [(prev, f"conv{op[1]}"), (f"conv{op[1]}", f"lif{site}")]
+            prev, cur_shape = f"lif{site}", shapes[site]
+            site += 1
+        else:
+            name = f"pool{len([k for k in nodes if k.startswith('pool')])}"
+            nodes[name] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+            edges.append((prev, name))
+            prev = name
+            cur_shape = (cur_shape[0], cur_shape[1] // 2, cur_shape[2] // 2)
+    nodes["flatten"] = nir.Flatten(input_type={"input": np.array(cur_shape)}, start_dim=0, end_dim=-1)
+    edges.append((prev, "flatten"))
+    return "flatten", site
+
+
+def _resnet_body(nir, snn: SpikingNet, nodes: dict, edges: list, shapes, in_shape) -> Tuple[str, int]:
+    """Stem, residual blocks (a shortcut edge joins each block's second spiking layer), global pool."""
+    ann = snn.ann
+    nodes["stem"] = _conv(ann.stem, in_shape[1:])
+    nodes["lif0"] = _neuron(snn, 0, shapes[0])
+    edges += [("input", "stem"), ("stem", "lif0")]
+    prev, cur_shape, site = "lif0", shapes[0], 1
+    for b, blk in enumerate(ann.blocks):
+        nodes[f"b{b}_conv1"] = _conv(blk.conv1, cur_shape[1:])
+        nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
+        edges += [(prev, f"b{b}_conv1"), (f"b{b}_conv1", f"lif{site}")]
+        mid, mid_shape = f"lif{site}", shapes[site]
+        site += 1
+        nodes[f"b{b}_conv2"] = _conv(blk.conv2, mid_shape[1:])
+        nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
+        edges += [(mid, f"b{b}_conv2"), (f"b{b}_conv2", f"lif{site}")]
+        if blk.shortcut is None:
+            edges.append((prev, f"lif{site}"))
+        else:
+            nodes[f"b{b}_short"] = _conv(blk.shortcut, cur_shape[1:])
+            edges += [(prev, f"b{b}_short"), (f"b{b}_short", f"lif{site}")]
+        prev, cur_shape = f"lif{site}", shapes[site]
+        site += 1
+    h = cur_shape[1]
+    nodes["gap"] = nir.AvgPool2d(kernel_size=np.array([h, h]), stride=np.array([h, h]), padding=np.array([0, 0]))
+    nodes["flatten"] = nir.Flatten(input_type={"input": np.array((cur_shape[0], 1, 1))}, start_dim=0, end_dim=-1)
+    edges += [(prev, "gap"), ("gap", "flatten")]
+    return "flatten", site
+
+
 def to_nir(snn: SpikingNet) -> "nir.NIRGraph":
     """The NIR graph of a :class:`SpikingNet` built on a VGG, ResNet or MLP."""
     import nir
@@ -77,79 +128,26 @@ def to_nir(snn: SpikingNet) -> "nir.NIRGraph":
     family = ann.config["family"]
     nodes: Dict[str, nir.NIRNode] = {"input": nir.Input(input_type={"input": np.array(in_shape)})}
     edges: List[Tuple[str, str]] = []
-    prev = "input"
-    cur_shape = in_shape
-    site = 0
     if family == "vgg":
-        for op in ann.ops:
-            if op[0] == "conv":
-                m = ann.convs[op[1]]
-                nodes[f"conv{op[1]}"] = _conv(m, cur_shape[1:])
-                edges.append((prev, f"conv{op[1]}"))
-                nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
-                edges.append((f"conv{op[1]}", f"lif{site}"))
-                prev, cur_shape = f"lif{site}", shapes[site]
-                site += 1
-            else:
-                name = f"pool{len([k for k in nodes if k.startswith('pool')])}"
-                nodes[name] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                                            padding=np.array([0, 0]))
-                edges.append((prev, name))
-                prev = name
-                cur_shape = (cur_shape[0], cur_shape[1] // 2, cur_shape[2] // 2)
-        nodes["flatten"] = nir.Flatten(input_type={"input": np.array(cur_shape)}, start_dim=0, end_dim=-1)
-        edges.append((prev, "flatten"))
-        prev = "flatten"
-        fcs = list(ann.fcs)
+        prev, site = _vgg_body(nir, snn, nodes, edges, shapes, in_shape)
     elif family == "mlp":
         nodes["flatten"] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
-        edges.append((prev, "flatten"))
-        prev = "flatten"
-        fcs = list(ann.fcs)
+        edges.append(("input", "flatten"))
+        prev, site = "flatten", 0
     elif family == "resnet":
-        nodes["stem"] = _conv(ann.stem, in_shape[1:])
-        edges += [("input", "stem"), ("stem", "lif0")]
-        nodes["lif0"] = _neuron(snn, 0, shapes[0])
-        prev, cur_shape, site = "lif0", shapes[0], 1
-        for b, blk in enumerate(ann.blocks):
-            nodes[f"b{b}_conv1"] = _conv(blk.conv1, cur_shape[1:])
-            nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
-            edges += [(prev, f"b{b}_conv1"), (f"b{b}_conv1", f"lif{site}")]
-            mid, mid_shape = f"lif{site}", shapes[site]
-            site += 1
-            nodes[f"b{b}_conv2"] = _conv(blk.conv2, mid_shape[1:])
-            nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
-            edges += [(mid, f"b{b}_conv2"), (f"b{b}_conv2", f"lif{site}")]
-            if blk.shortcut is None:
-                edges.append((prev, f"lif{site}"))
-            else:
-                nodes[f"b{b}_short"] = _conv(blk.shortcut, cur_shape[1:])
-                edges += [(prev, f"b{b}_short"), (f"b{b}_short", f"lif{site}")]
-            prev, cur_shape = f"lif{site}", shapes[site]
-            site += 1
-        h = cur_shape[1]
-        nodes["gap"] = nir.AvgPool2d(kernel_size=np.array([h, h]), stride=np.array([h, h]), padding=np.array([0, 0]))
-        nodes["flatten"] = nir.Flatten(input_type={"input": np.array((cur_shape[0], 1, 1))}, start_dim=0, end_dim=-1)
-        edges += [(prev, "gap"), ("gap", "flatten")]
-        prev = "flatten"
-        fcs = [ann.fc]
+        prev, site = _resnet_body(nir, snn, nodes, edges, shapes, in_shape)
     else:
         raise UserError(f"NIR export does not know the model family {family!r}")
-    if family in ("vgg", "mlp"):
-        for j, fc in enumerate(fcs):
-            nodes[f"fc{j}"] = nir.Linear(weight=_w(fc.weight))
-            edges.append((prev, f"fc{j}"))
-            if j < len(fcs) - 1:
-                nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
-                edges.append((f"fc{j}", f"lif{site}"))
-                prev = f"lif{site}"
-                site += 1
-            else:
-                prev = f"fc{j}"
-    else:
-        nodes["fc0"] = nir.Linear(weight=_w(fcs[0].weight))
-        edges.append((prev, "fc0"))
-        prev = "fc0"
+    fcs = [ann.fc] if family == "resnet" else list(ann.fcs)
+    for j, fc in enumerate(fcs):   # a spiking layer after every linear layer but the last
+        nodes[f"fc{j}"] = nir.Linear(weight=_w(fc.weight))
+        edges.append((prev, f"fc{j}"))
+        prev = f"fc{j}"
+        if j < len(fcs) - 1:
+            nodes[f"lif{site}"] = _neuron(snn, site, shapes[site])
+            edges.append((f"fc{j}", f"lif{site}"))
+            prev = f"lif{site}"
+            site += 1
     out_scale = float(snn.output_scale().detach()) if len(snn.neurons) else 1.0
     nodes["readout"] = nir.I(r=np.full(n_out, out_scale, dtype=np.float32),
                              metadata={"role": "integrating output layer (gain = product of the thresholds)"})

@@ -10,6 +10,9 @@ existing checkpoint at ``out`` is never overwritten without ``resume=True``, and
 refuses a checkpoint trained with other settings or data.  Options are named as the keyword and
 as the CLI flag, since both reach here.
 
+Why one module of ~380 lines of code: the six workflows share their checks (outputs, resume,
+unused options) and checkpoint layout; each workflow is one function, read top to bottom.
+
 Example::
 
     from stdp_toolkit.torch_bridge import pipeline as bp

@@ -70,7 +70,6 @@ def test_brian2_export_agrees_with_pytorch_on_real_mnist(trained_mlp, mnist_smal
 @pytest.mark.slow
 def test_brian2_export_small_conv_net_agrees(mnist_small):
     pytest.importorskip("brian2")
-    from stdp_toolkit.torch_bridge.export_brian2 import compare_with_brian2
     xtr, ytr, xte, yte = mnist_small
     torch.manual_seed(0)
     ann = VGG("vgg5", 1, 28, width=0.125, fc=[16]).eval()

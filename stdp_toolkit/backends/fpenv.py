@@ -27,7 +27,7 @@ REPORT = "fpenv.txt"
 # main() code of the standalone program, before anything is simulated. GCC/Clang builtins need no
 # header, so the code can be inserted as it is. New threads (OpenMP) inherit the setting.
 COMPILED_CODE = f"""
-{{  // stdp_toolkit: flush subnormal floats to zero (see stdp_toolkit/network/fpenv.py)
+{{  // stdp_toolkit: flush subnormal floats to zero (see stdp_toolkit/backends/fpenv.py)
     int _ftz_daz = 0;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | 0x8040u);   // FTZ (bit 15) | DAZ (bit 6)

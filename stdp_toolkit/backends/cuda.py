@@ -1,7 +1,7 @@
 """GPU backend (``--backend cuda``): the network of builder.py as CUDA code from brian2cuda.
 
 brian2cuda's ``cuda_standalone`` device is a C++ standalone device, so this backend works like
-``standalone`` (see simulator.py): the network is generated and compiled once (with nvcc) into a
+``standalone`` (:mod:`stdp_toolkit.backends.standalone`): the network is generated and compiled once (with nvcc) into a
 cached build directory, and every chunk re-runs the same binary with weights, state and stimuli
 passed as ``run_args``. This module holds what differs from C++ standalone:
 
@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import UserError
+from .build import default_build_root
+from .standalone import SEED_ENV, StandaloneSimulator
 
 CC_ENV = "STDP_CUDA_COMPUTE_CAPABILITY"
 NVCC_PREF = "devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc"
@@ -243,7 +245,7 @@ def _snapshot(directory: str) -> dict:
 def build(device, directory: str, verbose: bool) -> None:
     """Generate the CUDA project and compile it with nvcc, recompiling only what changed.
 
-    As for C++ standalone (simulator._build_incremental): some generated files list objects in an
+    As for C++ standalone (build._build_incremental): some generated files list objects in an
     order that depends on Python's string hashing. A file whose new text holds the same lines in
     another order keeps its old text and time stamp, so ``make`` does not recompile it.
     """
@@ -293,3 +295,31 @@ def sort_spikes(i: np.ndarray, t: np.ndarray):
     """Spikes by time, then neuron, as other devices record them (brian2cuda issue #46)."""
     order = np.lexsort((i, t))
     return i[order], t[order]
+
+
+class CudaSimulator(StandaloneSimulator):
+    """The standalone program on brian2cuda's cuda_standalone device."""
+
+    backend = "cuda"
+
+    def _setup(self, record_input, record_inhibitory, *, build_root, codegen_target):
+        """The standalone set-up on brian2cuda's cuda_standalone device, compiled with nvcc.
+
+        Builds without a GPU (for the compute capability of :func:`settings`); running needs one.
+        """
+        root = build_root or default_build_root()
+        found = settings(root)  # UserError when brian2cuda, nvcc or cuRAND are missing
+        self._setup_compiled("cuda_standalone", root, "cuda-",
+                             build_key(self._key(record_input, record_inhibitory), found),
+                             build_prefs(found), seed_code(SEED_ENV), build,
+                             record_input, record_inhibitory, check=check_network)
+
+    def _run(self, stim, n_valid, state, seed):
+        require_gpu(self.build_dir)
+        try:
+            pres_sample, pres_boosts, si, st, new_state, extra, sample, runaway = super()._run(
+                stim, n_valid, state, seed)
+        except RuntimeError as exc:
+            raise run_failed(self._device.results_dir, exc) from None
+        extra = (*(None if sp is None else sort_spikes(*sp) for sp in extra[:2]), extra[2])
+        return (pres_sample, pres_boosts, *sort_spikes(si, st), new_state, extra, sample, runaway)
