@@ -28,3 +28,10 @@ def mnist(mnist_dir):
     x, y = load_mnist(mnist_dir, "train")
     xt, yt = load_mnist(mnist_dir, "test")
     return x, y, xt, yt
+
+
+@pytest.fixture(params=["runtime", "standalone"])
+def backend(request) -> str:
+    """Every CPU backend, one test body (as Brian2's ``standalone_compatible`` tests): use it with
+    ``helpers.network(cfg, backend, ...)``."""
+    return request.param

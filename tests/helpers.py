@@ -9,6 +9,15 @@ def small(**kw):
     return Config(**base).validate()
 
 
+def network(cfg, backend: str, learning: bool, **kw):
+    """``cfg``'s network on ``backend`` with one chunk's presentations (the runtime one with numpy code, so
+    that no compiler is needed); the standalone build is cached like any run's."""
+    from stdp_toolkit.backends import Simulator
+
+    kw.setdefault("n_presentations", cfg.chunk_presentations)
+    return Simulator(cfg, learning=learning, backend=backend, codegen_target="numpy", **kw)
+
+
 def digits(n):
     """The first ``n`` embedded training digits as flat rows in [0, 1]."""
     from stdp_toolkit.datasets import load_embedded_digits

@@ -5,7 +5,7 @@ import brian2 as b2
 import numpy as np
 import pytest
 
-from helpers import digits, small
+from helpers import digits, network, small
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.models import EXCITATORY
 from stdp_toolkit.network.config import Config
@@ -38,20 +38,18 @@ def test_theta_grows_per_spike_while_learning_and_is_frozen_otherwise():
     assert n_frozen >= n and theta_frozen == 20.0
 
 
-def test_normalisation_sums_each_neuron_to_78():
+def test_normalisation_sums_each_neuron_to_78(backend):
     cfg = small(rule_params={"nu_pre": 0.0, "nu_post": 0.0})
-    sim = Simulator(cfg, learning=True, backend="runtime", n_presentations=2, codegen_target="numpy")
-    r = sim.run(digits(2), initial_state(cfg, 3), seed=1)
+    r = network(cfg, backend, learning=True).run(digits(2), initial_state(cfg, 3), seed=1)
     sums = r.state["w"].reshape(784, cfg.n_neurons).sum(axis=0)
     np.testing.assert_allclose(sums, 78.0, rtol=1e-9)
 
 
-def test_silent_sample_is_shown_again_brighter_then_skipped():
+def test_silent_sample_is_shown_again_brighter_then_skipped(backend):
     cfg = small()
     x = digits(3)
     x[0] = 0.0  # a blank image never makes 5 spikes
-    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=6, codegen_target="numpy")
-    r = sim.run(x, initial_state(cfg, 3), seed=1)
+    r = network(cfg, backend, learning=False).run(x, initial_state(cfg, 3), seed=1)
     # blank sample: the first presentation + max_boosts repeats, then the counter moves on
     assert list(r.presentation_sample[:4]) == [0, 0, 0, 0]
     assert r.boosts[0] == cfg.max_boosts and r.counts[0].sum() == 0
@@ -59,11 +57,10 @@ def test_silent_sample_is_shown_again_brighter_then_skipped():
     assert r.presentation_sample[4] == 1
 
 
-def test_frozen_network_keeps_weights_and_theta():
+def test_frozen_network_keeps_weights_and_theta(backend):
     cfg = small()
     st = initial_state(cfg, 0)
-    sim = Simulator(cfg, learning=False, backend="runtime", n_presentations=2, codegen_target="numpy")
-    r = sim.run(digits(2), st, seed=0)
+    r = network(cfg, backend, learning=False).run(digits(2), st, seed=0)
     np.testing.assert_array_equal(r.state["w"], st["w"])
     np.testing.assert_array_equal(r.state["theta"], st["theta"])
 
@@ -152,8 +149,7 @@ def test_network_zeroes_subnormal_state_once_per_presentation():
     assert g.x[1] == stuck.x[1] and float(g.v[1]) == float(stuck.v[1]) and g.x[2] == 0.0
 
 
-@pytest.mark.parametrize("backend", ["runtime", "standalone"])
-def test_every_backend_runs_with_subnormals_flushed(backend, tmp_path):
+def test_every_backend_runs_with_subnormals_flushed(backend):
     """Fails if a build runs without flush-to-zero / denormals-are-zero (153.7 instead of 14.9 ms per
     training sample on Intel Xeon): the program reports its floating-point mode, and no subnormal
     value survives a chunk, even one fed in as state."""
@@ -161,8 +157,7 @@ def test_every_backend_runs_with_subnormals_flushed(backend, tmp_path):
     state = initial_state(cfg, 1)
     for key in ("ge_exc", "gi_exc", "gi_inh"):
         state[key] = np.full(cfg.n_neurons, SUBNORMAL)
-    sim = Simulator(cfg, learning=True, backend=backend, n_presentations=2, codegen_target="numpy",
-                    build_root=str(tmp_path))
+    sim = network(cfg, backend, learning=True)
     r = sim.run(digits(2), state, seed=1)
     assert r.consumed == 2
     if platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
