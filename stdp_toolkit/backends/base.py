@@ -2,12 +2,15 @@
 
 The backends, one module each, are chosen by name: ``Simulator(cfg, learning, backend=...)``.
 
-``runtime``     Brian2 runtime mode (Cython, or numpy with ``codegen_target="numpy"``): objects stay
-                alive between chunks, good for notebooks and small runs.
-``standalone``  C++ standalone: the network is generated and compiled once into a cached build
-                directory; every chunk re-runs the same binary with new weights, state and stimuli
-                passed as ``run_args``. A whole chunk (1,000 presentations by default) is one run.
-``cuda``        the standalone program on brian2cuda's ``cuda_standalone`` device (a GPU).
+``runtime``
+    Brian2 runtime mode (Cython, or numpy with ``codegen_target="numpy"``): objects stay alive
+    between chunks, good for notebooks and small runs.
+``standalone``
+    C++ standalone: the network is generated and compiled once into a cached build directory;
+    every chunk re-runs the same binary with new weights, state and stimuli passed as
+    ``run_args``. A whole chunk (1,000 presentations by default) is one run.
+``cuda``
+    the standalone program on brian2cuda's ``cuda_standalone`` device (a GPU).
 
 All take and return the full dynamic state as plain numpy arrays (SI units; see
 :mod:`stdp_toolkit.network.state`), so training can be checkpointed between any two chunks and

@@ -283,8 +283,8 @@ def convert(checkpoint: str, out: str, *, timesteps: int = 100, curve: Sequence[
             progress: bool = True) -> dict:
     """ANN checkpoint → IF SNN checkpoint by threshold balancing, with accuracy against time steps.
 
-    ``input_scale="auto"`` is the largest |pixel| of the normalised data (no clipping); 1 is Rathi
-    et al.'s encoder sign(x)·[rand < |x|]. An earlier convert output at ``out`` is replaced.
+    ``input_scale="auto"`` is the largest ``|pixel|`` of the normalised data (no clipping); 1 is Rathi
+    et al.'s encoder ``sign(x)·[rand < |x|]``. An earlier convert output at ``out`` is replaced.
     """
     if balance != "percentile":
         _refuse_unused(dict(percentile=percentile), "with --balance max (add --balance percentile)")
