@@ -91,6 +91,9 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
     from ..experiment import RunState
     from ..backends import Simulator
 
+    if out is not None:
+        check_output_file(out)
+        check_output_dir(os.path.join(run_dir, "figures"), "figure folder")
     if not sparsities or not levels:
         raise UserError("the sweep needs at least one sparsity and one number of levels "
                         "(e.g. --sparsities 0,0.5 --levels 0,16)")
@@ -101,9 +104,6 @@ def run_sweep(run_dir: str, data_dir: str, sparsities, levels, scheme: str = "un
         if k is not None and not 2 <= k <= 256:
             raise UserError(f"sweep levels must be from 2 to 256 (or 0 for float), got {k}")
     run = RunState.load(run_dir)  # fails early with a clear message
-    if out is not None:
-        check_output_file(out)
-        check_output_dir(os.path.join(run_dir, "figures"), "figure folder")
     data_dir = os.path.abspath(data_dir) if data_dir else None
     client = cluster.client_for(scheduler, workers)  # a bad address fails before the build
     try:
