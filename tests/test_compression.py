@@ -18,6 +18,7 @@ from stdp_toolkit.compression.settings import parse
 from stdp_toolkit.errors import UserError
 from stdp_toolkit.network.config import Config
 from stdp_toolkit.backends import Simulator
+from stdp_toolkit.backends.standalone import StandaloneSimulator
 from stdp_toolkit.network.state import initial_state
 
 COMPRESSION = dict(interval=100, prune=dict(schedule="gradual", target=0.6, start=100, end=400),
@@ -65,7 +66,7 @@ def test_empty_section_means_no_compression_and_the_same_build():
     plain, comp = Config(n_neurons=10), Config(n_neurons=10, compression=COMPRESSION)
     assert not plain.prunes and comp.prunes
     # the frozen network ignores compression; the schedule's numbers are run-time data
-    key = Simulator._key
+    key = StandaloneSimulator._key
     fake = type("S", (), {})
 
     def k(cfg, learning):

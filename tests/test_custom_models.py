@@ -12,6 +12,7 @@ import yaml
 import stdp_toolkit as st
 from stdp_toolkit import experiment
 from stdp_toolkit.backends import Simulator
+from stdp_toolkit.backends.standalone import StandaloneSimulator
 from stdp_toolkit.network.state import fill_state, initial_state
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "networks", "examples", "brian2-docs-stdp.yaml")
@@ -395,7 +396,7 @@ def test_the_build_key_follows_the_generated_code_not_the_names():
     def key(cfg, learning):
         s = type("S", (), {})()
         s.cfg, s.learning, s.n_presentations, s.traces = cfg.validate(), learning, 100, None
-        return Simulator._key(s, False, False)
+        return StandaloneSimulator._key(s, False, False)
 
     a, b = st.Config(n_neurons=10), st.Config(n_neurons=10, rule="power_law", rule_params={"eta": 0.02})
     assert key(a, False) == key(b, False) and key(a, True) != key(b, True)
