@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # its scale is measured in docs/benchmarks.md
 CONFIGS = [p for p in sorted(glob.glob(os.path.join(ROOT, "networks", "*.yaml"))) if "dc6400" not in p]
 SEEDS = range(5)
-SAMPLES = 200
+SAMPLES = 100
 BOUND = 1.0   # mean excitatory spikes per neuron and sample
 
 
