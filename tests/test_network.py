@@ -65,6 +65,18 @@ def test_frozen_network_keeps_weights_and_theta(backend):
     np.testing.assert_array_equal(r.state["theta"], st["theta"])
 
 
+def test_simulator_returns_the_backends_class_behind_one_interface():
+    from stdp_toolkit.backends import backend_class
+    from stdp_toolkit.backends.runtime import RuntimeSimulator
+    from stdp_toolkit.backends.standalone import StandaloneSimulator
+
+    sim = Simulator(small(), learning=False, backend="runtime", codegen_target="numpy")
+    assert type(sim) is RuntimeSimulator and sim.backend == "runtime" and not sim.compiled
+    assert backend_class("standalone") is StandaloneSimulator and StandaloneSimulator.compiled
+    with pytest.raises(UserError, match="RuntimeSimulator runs the 'runtime' backend, not 'standalone'"):
+        RuntimeSimulator(small(), learning=False, backend="standalone")
+
+
 def test_bad_inputs():
     with pytest.raises(UserError, match="backend"):
         Simulator(small(), learning=False, backend="gpu")
