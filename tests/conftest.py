@@ -1,24 +1,16 @@
-import os
-
 import pytest
 
-DATA_ENV = "STDP_DATA_DIR"
-
-
-def shared_data(sub: str) -> str:
-    """Path of a shared data set, or skip the test with the reason."""
-    root = os.environ.get(DATA_ENV)
-    if not root:
-        pytest.skip(f"real data not available: set {DATA_ENV} to the shared data folder (make test does)")
-    path = os.path.join(root, sub)
-    if not os.path.exists(path):
-        pytest.skip(f"real data not available: {path} does not exist")
-    return path
+from helpers import shared_data
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> str:
     return shared_data("mnist")
+
+
+@pytest.fixture(scope="session")
+def fsdd_dir() -> str:
+    return shared_data("fsdd")
 
 
 @pytest.fixture(scope="session")

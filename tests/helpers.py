@@ -1,5 +1,20 @@
-"""Small networks and inputs shared by the simulator tests (test_network.py, test_cuda.py)."""
+"""Shared by the tests: the real data sets (or a skip), small networks and inputs, notebook execution."""
 from stdp_toolkit.network.config import Config
+
+
+def shared_data(sub: str) -> str:
+    """Path of a shared real data set (``sub`` under ``$STDP_DATA_DIR``), or skip the test with the reason."""
+    import os
+
+    import pytest
+
+    root = os.environ.get("STDP_DATA_DIR")
+    if not root:
+        pytest.skip("real data not available: set STDP_DATA_DIR to the shared data folder (make test does)")
+    path = os.path.join(root, sub)
+    if not os.path.exists(path):
+        pytest.skip(f"real data not available: {path} does not exist")
+    return path
 
 
 def small(**kw):

@@ -121,15 +121,8 @@ def test_settings_round_trip_and_validation():
 
 # ---- FSDD ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def fsdd_root():
-    """The shared FSDD folder (same skip rule as conftest.shared_data)."""
-    root = os.environ.get("STDP_DATA_DIR")
-    if not root:
-        pytest.skip("real data not available: set STDP_DATA_DIR to the shared data folder (make test does)")
-    path = os.path.join(root, "fsdd")
-    if not os.path.isdir(path):
-        pytest.skip(f"real data not available: {path} does not exist")
-    return path
+def fsdd_root(fsdd_dir):
+    return fsdd_dir
 
 
 def test_fsdd_official_split(fsdd_root):

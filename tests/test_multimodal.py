@@ -14,16 +14,8 @@ from stdp_toolkit.network.config import Config
 from stdp_toolkit.backends import Simulator
 from stdp_toolkit.network.state import initial_state
 
+from helpers import shared_data
 from test_core_cli import assert_user_error, run_cli
-
-
-def shared_data(sub: str) -> str:
-    """Path of a shared data set, or skip with the reason (as tests/conftest.py does)."""
-    root = os.environ.get("STDP_DATA_DIR")
-    if not root or not os.path.exists(os.path.join(root, sub)):
-        pytest.skip(f"real data not available: set STDP_DATA_DIR to the shared data folder with {sub}/ "
-                    "(make test does)")
-    return os.path.join(root, sub)
 
 
 def mm_config(n=6, cross=True, **extra):

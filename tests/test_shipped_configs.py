@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from helpers import shared_data
 from stdp_toolkit import experiment, pipeline
 from stdp_toolkit.network.config import Config
 

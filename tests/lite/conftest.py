@@ -1,28 +1,20 @@
-import os
 from pathlib import Path
 
 import pytest
 
-
-def _data_dir():
-    d = os.environ.get("STDP_DATA_DIR")
-    return Path(d) if d else None
+from helpers import shared_data
 
 
 @pytest.fixture(scope="session")
 def nmnist_dir():
-    d = _data_dir()
-    if d is None or not (d / "nmnist-small" / "train1K.txt").is_file():
-        pytest.skip("N-MNIST subset not found: set STDP_DATA_DIR to the folder holding nmnist-small/ (make test does)")
-    return d
+    """The shared data folder, when it holds the N-MNIST subset."""
+    return Path(shared_data("nmnist-small/train1K.txt")).parent.parent
 
 
 @pytest.fixture(scope="session")
 def sst2_dir():
-    d = _data_dir()
-    if d is None or not (d / "sst2" / "train.tsv").is_file():
-        pytest.skip("SST-2 not found: set STDP_DATA_DIR to the folder holding sst2/ (make test does)")
-    return d
+    """The shared data folder, when it holds SST-2."""
+    return Path(shared_data("sst2/train.tsv")).parent.parent
 
 
 @pytest.fixture(autouse=True)

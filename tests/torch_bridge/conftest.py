@@ -9,11 +9,9 @@ except ImportError:  # pragma: no cover
 
 
 @pytest.fixture(scope="session")
-def data_dir():
-    d = os.environ.get("STDP_DATA_DIR")
-    if not d or not os.path.isdir(os.path.join(d, "mnist")):
-        pytest.skip("real MNIST not available: set STDP_DATA_DIR to the shared data folder (holding mnist/)")
-    return d
+def data_dir(mnist_dir):
+    """The shared data folder, when it holds MNIST."""
+    return os.path.dirname(mnist_dir)
 
 
 @pytest.fixture(autouse=True)
