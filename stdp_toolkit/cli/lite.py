@@ -160,42 +160,28 @@ def _train(args) -> int:
 
 
 def _seqlen(args) -> int:
-    from ..lite.train import RECALL_MIN_LENGTH, preflight, train
+    from ..lite import seqlen
 
     try:
         lengths = [int(v) for v in args.lengths.split(",") if v.strip()]
     except ValueError as exc:
         raise UserError(f"--lengths must be comma-separated integers, got {args.lengths!r}") from exc
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in models if m not in MODELS]
-    if bad or not models or not lengths:
-        raise UserError(f"--models must be a comma-separated subset of {','.join(MODELS)}; --lengths non-empty")
-    short = [n for n in lengths if n < RECALL_MIN_LENGTH]
-    if short:
-        raise UserError(f"--lengths must all be >= {RECALL_MIN_LENGTH} (5 cue steps, 5 recall steps and at least one "
-                        f"between), got {','.join(map(str, short))}")
-    for name, given in (("--lengths", lengths), ("--models", models)):
-        if len(set(given)) != len(given):
-            raise UserError(f"{name} lists a value twice ({','.join(map(str, given))}); give each once")
+    seqlen.check(lengths, models)
     _check_applies(args, "recall", models, "--models")
-    # every run checked before the first one trains: values, output paths, existing checkpoints
-    configs = [(n, m, _config(args, task="recall", model=m, length=n)) for n in lengths for m in models]
-    for _, _, cfg in configs:
-        preflight(cfg)
+    configs = [_config(args, task="recall", model=m, length=n) for n in lengths for m in models]
     log = (lambda s: print(s, file=sys.stderr)) if args.json else (lambda s: None)
-    rows = []
-    for n, m, cfg in configs:
-        try:
-            r = train(cfg, log=log)
-        except KeyboardInterrupt:
-            return _interrupted("lite-seqlen", cfg)
-        rows.append({"length": n, "model": m, "test_accuracy": r["test_accuracy"],
-                     "grad_early_ratio_init": r["grad_early_ratio_init"],
-                     "grad_early_ratio_trained": r["grad_early_ratio_trained"], "params": r["params"],
-                     "energy_synaptic_J": r["energy_synaptic_J"], "train_seconds": r["train_seconds"]})
+    running = {}
+
+    def show(r):
         if not args.json:
-            print(f"L={n:5d} {m:8s} test accuracy {100 * r['test_accuracy']:6.2f}%  gradient on cue / mean "
-                  f"(init) {r['grad_early_ratio_init']:.3g}  params {r['params']:,}", flush=True)
+            print(f"L={r['length']:5d} {r['model']:8s} test accuracy {100 * r['test_accuracy']:6.2f}%  gradient on cue "
+                  f"/ mean (init) {r['grad_early_ratio_init']:.3g}  params {r['params']:,}", flush=True)
+
+    try:
+        rows = seqlen.run(configs, log=log, on_start=lambda cfg: running.update(cfg=cfg), on_row=show)
+    except KeyboardInterrupt:
+        return _interrupted("lite-seqlen", running.get("cfg"))
     if args.json:
         print(json.dumps(rows, indent=1))
     return 0
