@@ -230,11 +230,6 @@ def _train_settings(dataset, timesteps, optimizer, lr, weight_decay, batch_size,
                 limit_test=limit_test, **extra)
 
 
-def _history_result(command: str, history: list, **fields) -> dict:
-    return dict(command=command, **fields, epochs=len(history),
-                train_seconds=sum(h["train_seconds"] for h in history), history=history)
-
-
 # --------------------------------------------------------------------------------------------
 # workflows: each returns the metrics dict the CLI prints
 def ann_train(out: str, *, dataset: str = "mnist", arch: str = "vgg5", width=None, fc=None, hidden=None,
@@ -270,10 +265,11 @@ def ann_train(out: str, *, dataset: str = "mnist", arch: str = "vgg5", width=Non
     fit(model, model, data, epochs=epochs, batch_size=batch_size, optimizer=opt, scheduler=sched, start_epoch=start,
         augment=(dataset == "cifar10"), device=dev, on_epoch_end=save, progress=progress, seed=seed,
         max_batches=max_batches)
-    return _history_result("ann-train", history, dataset=dataset, arch=arch, model_config=model.config,
-                           parameters=sum(p.numel() for p in model.parameters()),
-                           test_acc=history[-1]["test_acc"] if history else None) | dict(
-        wall_seconds=time.time() - t_start, checkpoint=out)
+    return dict(command="ann-train", dataset=dataset, arch=arch, model_config=model.config,
+                parameters=sum(p.numel() for p in model.parameters()),
+                test_acc=history[-1]["test_acc"] if history else None, epochs=len(history),
+                train_seconds=sum(h["train_seconds"] for h in history), history=history,
+                wall_seconds=time.time() - t_start, checkpoint=out)
 
 
 def convert(checkpoint: str, out: str, *, timesteps: int = 100, curve: Sequence[int] = (10, 25, 50, 75, 100),
