@@ -25,7 +25,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
 import yaml
 
 from stdp_toolkit import study
@@ -63,26 +62,15 @@ def measure(run_dir: str) -> dict:
                 memory_bits=mem["bits"], bits_per_synapse=mem["bits_per_synapse"])
 
 
-def _mean_sd(v) -> tuple[float, float]:
-    v = np.asarray(v, float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-
-
 def summarise(points: dict, runs: list[dict]) -> list[dict]:
-    rows = []
-    ref_bits = None
-    for key, (curve, x, cfg) in points.items():
-        rs = [r for r in runs if r["config"] == cfg.name]
-        row = dict(point=key, curve=curve, x=x, seeds=[r["seed"] for r in rs], test_samples=rs[0]["test_samples"])
-        for k in ("accuracy", "accuracy_proportion", "pruned_fraction", "bits_per_synapse", "spikes_per_sample"):
-            row[k], row[k + "_sd"] = _mean_sd([r[k] for r in rs])
-        p, n = row["accuracy"], row["test_samples"]
-        row["test_standard_error"] = float(np.sqrt(p * (1 - p) / n))
-        if key == "reference":
-            ref_bits = row["bits_per_synapse"]
-        rows.append(row)
+    """The study's per-config summary (mean ± sd over seeds, test-set SE) with each point's curve."""
+    keys = ("accuracy", "accuracy_proportion", "spikes_per_sample", "pruned_fraction", "weight_bits",
+            "bits_per_synapse")
+    by_name = {row["config"]: row for row in study.summarise(runs, keys)}
+    rows = [dict(by_name[cfg.name], point=key, curve=curve, x=x) for key, (curve, x, cfg) in points.items()]
+    ref_bits = by_name[points["reference"][2].name]["bits_per_synapse_mean"]
     for row in rows:
-        row["memory_vs_reference"] = ref_bits / row["bits_per_synapse"]
+        row["memory_vs_reference"] = ref_bits / row["bits_per_synapse_mean"]
     return rows
 
 
@@ -92,10 +80,10 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         label = {"reference": "uncompressed", "levels": f"{int(r['x'])} levels",
                  "pruned": f"pruned to {r['x']:.0%}"}[r["curve"]]
-        lines.append(f"| {label} | {len(r['seeds'])} | {100 * r['pruned_fraction']:.1f} % | "
-                     f"{int(32 if r['curve'] != 'levels' else np.ceil(np.log2(r['x'])))} | "
-                     f"{100 * r['accuracy']:.2f} ± {100 * r['accuracy_sd']:.2f} % | "
-                     f"{100 * r['accuracy_proportion']:.2f} ± {100 * r['accuracy_proportion_sd']:.2f} % | "
+        lines.append(f"| {label} | {len(r['seeds'])} | {100 * r['pruned_fraction_mean']:.1f} % | "
+                     f"{r['weight_bits_mean']:g} | "
+                     f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_sd']:.2f} % | "
+                     f"{100 * r['accuracy_proportion_mean']:.2f} ± {100 * r['accuracy_proportion_sd']:.2f} % | "
                      f"{100 * r['test_standard_error']:.2f} | {r['memory_vs_reference']:.1f}x |")
     return "\n".join(lines)
 
@@ -108,15 +96,15 @@ def figure(rows: list[dict]):
     for ax, curve, xlabel in ((axes[0], "levels", "conductance levels (during training)"),
                               (axes[1], "pruned", "final pruned fraction of input synapses (%)")):
         rs = sorted([r for r in rows if r["curve"] == curve] + ([ref] if curve == "pruned" else []),
-                    key=lambda r: r["pruned_fraction"] if curve == "pruned" else r["x"])
-        xs = [100 * r["pruned_fraction"] if curve == "pruned" else r["x"] for r in rs]
+                    key=lambda r: r["pruned_fraction_mean"] if curve == "pruned" else r["x"])
+        xs = [100 * r["pruned_fraction_mean"] if curve == "pruned" else r["x"] for r in rs]
         for key, style, name in (("accuracy", "o-", "mean-rate vote"), ("accuracy_proportion", "s--", "proportion vote")):
-            ax.errorbar(xs, [100 * r[key] for r in rs], yerr=[100 * r[key + "_sd"] for r in rs], fmt=style,
+            ax.errorbar(xs, [100 * r[key + "_mean"] for r in rs], yerr=[100 * r[key + "_sd"] for r in rs], fmt=style,
                         capsize=3, label=name)
         if curve == "levels":
             ax.set_xscale("log", base=2)
             ax.set_xticks(xs, [str(int(x)) for x in xs])
-            ax.axhline(100 * ref["accuracy"], color="grey", lw=0.8, ls=":", label="uncompressed (mean-rate)")
+            ax.axhline(100 * ref["accuracy_mean"], color="grey", lw=0.8, ls=":", label="uncompressed (mean-rate)")
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"test accuracy (%), mean ± sd over {len(ref['seeds'])} seeds")
@@ -146,7 +134,7 @@ def main() -> int:
     cfg_dir = os.path.join(args.out, "configs")
     os.makedirs(cfg_dir, exist_ok=True)
     paths = []
-    for key, (_, _, cfg) in points.items():
+    for _, _, cfg in points.values():
         paths.append(os.path.join(cfg_dir, f"{cfg.name}.yaml"))
         with open(paths[-1], "w") as fh:
             yaml.safe_dump(cfg.to_dict(), fh, sort_keys=False)

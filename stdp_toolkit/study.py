@@ -47,13 +47,13 @@ def _train_and_test(config_path: str, seed: int, run_dir: str, data_dir, audio_d
                 minutes=(time.perf_counter() - t0) / 60, worker_pid=os.getpid())
 
 
-def summarise(runs: list[dict]) -> list[dict]:
-    """Per config (in the order given): mean ± sd over seeds and the test set's standard error."""
+def summarise(runs: list[dict], keys=("accuracy", "accuracy_proportion", "spikes_per_sample")) -> list[dict]:
+    """Per config (in the order given): mean ± sd over seeds of ``keys`` and the test set's standard error."""
     out = []
     for name in dict.fromkeys(r["config"] for r in runs):
         rs = [r for r in runs if r["config"] == name]
         row = dict(config=name, seeds=[r["seed"] for r in rs], test_samples=rs[0]["test_samples"])
-        for key in ("accuracy", "accuracy_proportion", "spikes_per_sample"):
+        for key in keys:
             v = np.array([r[key] for r in rs], float)
             row[key] = [float(a) for a in v]
             row[key + "_mean"] = float(v.mean())
