@@ -7,12 +7,21 @@
 
 Each variant replaces the ``cross_modal`` section of ``--config`` (``{}``: no cross-modal
 synapses, the ablation) on ensembles of ``--neurons`` neurons each; trains on paired samples,
-labels, and reports every readout clean and with the image distorted, plus the learned
-cross-modal weights. One JSON line per variant, also written to OUT/NAME.json.
+labels, and reports every readout clean and with one modality distorted, plus the learned
+cross-modal weights (``--test-without-cross``: also the trained network with those weights at 0
+when it is labelled and scored, named NAME-off). One JSON line per variant and seed, also written to OUT/NAME-sSEED.json;
+a variant and seed whose file exists with the same settings is read back, not run again, so two
+processes can share the seeds (``--seeds 0`` and ``--seeds 1``) and a last one with every seed
+writes the table: OUT/summary.md, each readout's mean ± sd over the seeds per condition.
+
+Settings are compared on the validation split (``--split val``, the default: trained on the
+``fit`` pairs, scored on the ``val`` pairs, see stdp_toolkit/multimodal.py); ``--split test``
+trains on ``train`` and scores on ``test``, for a setting already chosen.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -20,33 +29,75 @@ import sys
 import numpy as np
 
 from multimodal import train_labelled  # bench/multimodal.py: train, then label once and save
-from stdp_toolkit import checkpoint, multimodal as M
+from stdp_toolkit import checkpoint, experiment as E, multimodal as M
 from stdp_toolkit.datasets.noise import parse_noise
 from stdp_toolkit.network.config import Config
 
 
-def run_variant(args, name: str, cross: dict, audio_dir: str) -> dict:
+READOUTS = ("image", "audio", "both", "both_normalised")
+
+
+def run_variant(args, name: str, cross: dict, audio_dir: str, seed: int) -> list[dict]:
+    """Train, label and score one variant (``cross``: the whole cross_modal section); with ``--test-without-cross`` also the same trained
+    network with its cross-modal weights set to 0 for labelling and scoring (name NAME-off)."""
     base = Config.load(args.config)
     ens = [dict(name=e.name, n_inputs=e.n_inputs, n_neurons=args.neurons) for e in base.ensemble_list()]
-    if cross:
-        cross = {**base.cross_modal, **cross}
     cfg = base.replace(name=f"{base.name}-{name}", ensembles=ens, n_neurons=args.neurons * len(ens),
                        cross_modal=cross, label_samples=args.label_samples).validate()
-    kw = dict(workers=args.workers, quiet=True)
-    train = M.load_pairs(cfg, args.data_dir, audio_dir, "train", args.train_samples, seed=args.seed)
-    run = train_labelled(cfg, train, os.path.join(args.out, name), args.seed, args.workers)
-    test = M.load_pairs(cfg, args.data_dir, audio_dir, "test", args.test_samples, seed=args.seed)
-    out = dict(name=name, cross_modal=cross, neurons_per_ensemble=args.neurons, train_samples=args.train_samples,
-               clean={k: v["accuracy"] for k, v in M.evaluate(run, test, **kw)["readouts"].items()})
-    for spec in args.noise:
-        for p in M.noise_curve(run, args.data_dir, audio_dir, parse_noise(spec), args.test_samples,
-                               seed=args.seed, **kw):
-            out[f"{p['modality']}:{p['kind']}:{p['level']}"] = {
-                k: p[k] for k in ("image", "audio", "both", "both_normalised")}
-    if cross:
-        w = run.state["w_cross"]
-        out["w_cross"] = dict(mean=float(w.mean()), max=float(w.max()), p99=float(np.percentile(w, 99)))
-    return out
+    fit_split = "fit" if args.split == "val" else "train"
+    train = M.load_pairs(cfg, args.data_dir, audio_dir, fit_split, args.train_samples, seed=seed)
+    run = train_labelled(cfg, train, os.path.join(args.out, f"{name}-s{seed}"), seed, args.workers)
+    runs = {name: run}
+    if cross and args.test_without_cross:
+        off = dataclasses.replace(run, state={**run.state, "w_cross": np.zeros_like(run.state["w_cross"])},
+                                  assignments=None, proportions=None)
+        n = min(cfg.label_samples, len(train))
+        runs[f"{name}-off"] = E.label(off, train.x[:n], train.labels[:n], workers=args.workers)
+    test = M.load_pairs(cfg, args.data_dir, audio_dir, args.split, args.test_samples, seed=seed)
+    results = []
+    for key, r in runs.items():
+        out = dict(settings(args, key, cross, seed), scored_samples=len(test),
+                   clean={k: v["accuracy"] for k, v in M.evaluate(r, test, workers=args.workers,
+                                                                  quiet=True)["readouts"].items()})
+        for spec in args.noise:
+            for p in M.noise_curve(r, args.data_dir, audio_dir, parse_noise(spec), args.test_samples,
+                                   seed=seed, split=args.split, workers=args.workers, quiet=True):
+                out[f"{p['modality']}:{p['kind']}:{p['level']}"] = {k: p[k] for k in READOUTS}
+        if cross:
+            w = run.state["w_cross"]
+            out["w_cross"] = dict(mean=float(w.mean()), max=float(w.max()), p99=float(np.percentile(w, 99)))
+        results.append(out)
+    return results
+
+
+def settings(args, name: str, cross: dict, seed: int) -> dict:
+    """What a stored result must match to be reused."""
+    return dict(name=name, cross_modal=cross, neurons_per_ensemble=args.neurons, train_samples=args.train_samples,
+                label_samples=args.label_samples, test_samples=args.test_samples, noise=list(args.noise),
+                config=args.config, seed=seed, split=args.split)
+
+
+def stored(path: str, want: dict) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        res = json.load(fh)
+    return res if {k: res.get(k) for k in want} == want else None
+
+
+def summary(results: list[dict]) -> str:
+    """Markdown: per variant and condition, each readout's mean ± sd over seeds (percent)."""
+    conds = [k for k in results[0] if k == "clean" or ":" in k]
+    lines = ["| variant | condition | seeds | " + " | ".join(READOUTS) + " |", "|---" * (3 + len(READOUTS)) + "|"]
+    for name in dict.fromkeys(r["name"] for r in results):
+        rs = [r for r in results if r["name"] == name]
+        for c in conds:
+            cells = []
+            for k in READOUTS:
+                v = 100 * np.array([r[c][k] for r in rs])
+                cells.append(f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if len(v) > 1 else ""))
+            lines.append(f"| {name} | {c} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -62,15 +113,35 @@ def main() -> int:
     ap.add_argument("--label-samples", type=int, default=1000)
     ap.add_argument("--test-samples", type=int, default=1000)
     ap.add_argument("--noise", nargs="*", default=["image:pixel:0.3", "image:occlusion:0.5"])
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    ap.add_argument("--test-without-cross", action="store_true",
+                    help="also label and score each trained cross-modal variant with its cross-modal weights at 0 "
+                         "(what the cross-modal synapses taught each ensemble, without their drive at test time)")
+    ap.add_argument("--split", choices=("val", "test"), default="val",
+                    help="score on the validation split (train on 'fit'; default) or on the test set (train on 'train')")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     audio_dir = M.resolve_audio_dir(args.audio_dir, args.data_dir)
-    for spec in args.variant:
-        name, _, text = spec.partition("=")
-        res = run_variant(args, name, json.loads(text), audio_dir)
-        checkpoint.write_json(os.path.join(args.out, f"{name}.json"), res)
-        print(json.dumps(res), flush=True)
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for spec in args.variant:
+            name, _, text = spec.partition("=")
+            cross = json.loads(text)
+            cross = {**Config.load(args.config).cross_modal, **cross} if cross else {}
+            names = [name] + ([f"{name}-off"] if cross and args.test_without_cross else [])
+            paths = [os.path.join(args.out, f"{n}-s{seed}.json") for n in names]
+            got = [stored(p, settings(args, n, cross, seed)) for p, n in zip(paths, names)]
+            if any(g is None for g in got):
+                got = run_variant(args, name, cross, audio_dir, seed)
+                for p, res in zip(paths, got):
+                    checkpoint.write_json(p, res)
+            for res in got:
+                print(json.dumps(res), flush=True)
+            results += got
+    table = summary(results)
+    with open(os.path.join(args.out, "summary.md"), "w") as fh:
+        fh.write(table)
+    print(table)
     return 0
 
 

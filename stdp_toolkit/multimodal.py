@@ -16,6 +16,10 @@ their excitatory layers (``cross_modal``). What is multimodal lives here:
   lot for every class; measured at 100 + 100 neurons (1,000 test pairs): clean 84.9 % plain vs
   81.1 % normalised, image pixel noise 0.3: 52.7 % plain vs 62.1 % normalised (audio alone 64.5 %).
 * **noise**: one modality distorted at test time (``datasets/noise.py``), the other clean.
+* **validation**: settings are chosen on split ``val`` and trained on split ``fit``, never on
+  ``test``: ``val`` pairs the last 10,000 training images with the training recordings numbered
+  5-9 (300 in the official split), ``fit`` pairs the other training images and recordings, so
+  neither a digit image nor a recording is seen in both.
 """
 from __future__ import annotations
 
@@ -35,6 +39,9 @@ from .network.config import Config
 
 IMAGE, AUDIO = "image", "audio"
 AUDIO_DIR_ENV = "STDP_AUDIO_DIR"
+SPLITS = ("train", "test", "fit", "val")
+VALIDATION_IMAGES = 10_000          # the last training images (as in bench/powerlaw_search.py)
+VALIDATION_RECORDINGS = range(5, 10)  # FSDD training recordings {digit}_{speaker}_{5..9}.wav
 
 
 @dataclass
@@ -43,8 +50,8 @@ class PairedSet:
 
     x: np.ndarray            # [n, n_inputs] float32
     labels: np.ndarray       # [n] digit
-    image_index: np.ndarray  # which image of the split
-    audio_index: np.ndarray  # which recording of the split
+    image_index: np.ndarray  # which image of the split ('fit' and 'val': of the training set)
+    audio_index: np.ndarray  # which recording of the split ('fit' and 'val': of the training recordings)
     source: str
 
     def __len__(self) -> int:
@@ -101,24 +108,58 @@ def _audio_features(audio_dir: str, split: str, test_speakers: tuple | None, set
     waves = utts.waveforms
     if snr_db is not None:
         waves = [add_noise(w, snr_db, seed=[seed, k], source=utts.files[k]) for k, w in enumerate(waves)]
-    return featurize(waves, utts.sample_rate, settings, sources=utts.files), utts.labels.astype(np.int64), len(utts)
+    index = np.array([int(os.path.splitext(f)[0].rsplit("_", 1)[1]) for f in utts.files])
+    return featurize(waves, utts.sample_rate, settings, sources=utts.files), utts.labels.astype(np.int64), index
+
+
+def _split_images(data_dir, split: str, n: int | None):
+    """Images of ``split`` and the index of the first: 'fit' and 'val' cut the training set, the
+    last 10,000 being 'val'."""
+    if split in ("train", "test"):
+        return (*load_digits(data_dir, split, n), 0)
+    images, labels, source = load_digits(data_dir, "train")
+    cut = len(images) - VALIDATION_IMAGES
+    if cut <= 0:
+        raise UserError(f"{source} has {len(images)} training images: a validation split needs more than "
+                        f"{VALIDATION_IMAGES}")
+    part = slice(0, cut) if split == "fit" else slice(cut, None)
+    images, labels = images[part], labels[part]
+    if n is not None:
+        if n > len(images):
+            raise UserError(f"asked for {n} {split} samples but {source} has only {len(images)} in that split")
+        images, labels = images[:n], labels[:n]
+    return images, labels, f"{source} ({split} split)", part.start
 
 
 def load_pairs(cfg: Config, data_dir: str | None, audio_dir: str, split: str, n: int | None = None, *,
                seed: int = 0, noise: NoiseSpec | None = None, level: float | None = None,
                test_speakers=None) -> PairedSet:
-    """Paired samples of ``split`` (the first ``n`` images), one modality optionally distorted."""
+    """Paired samples of ``split`` (the first ``n`` images), one modality optionally distorted.
+
+    ``split`` is 'train' or 'test', or 'fit' / 'val' to choose settings without the test set."""
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
     settings = check_config(cfg)
-    images, labels, source = load_digits(data_dir, split, n)
+    images, labels, source, first = _split_images(data_dir, split, n)
     x_img = images.reshape(len(images), -1).astype(np.float32) / 255.0
     snr = level if noise is not None and noise.modality == AUDIO else None
     speakers = tuple([test_speakers] if isinstance(test_speakers, str) else test_speakers) if test_speakers else None
-    feats, a_labels, n_utts = _audio_features(os.path.abspath(audio_dir), split, speakers, settings, snr, seed)
+    audio_split = "test" if split == "test" else "train"
+    feats, a_labels, rec_index = _audio_features(os.path.abspath(audio_dir), audio_split, speakers, settings, snr, seed)
+    if split in ("fit", "val"):
+        keep = np.isin(rec_index, list(VALIDATION_RECORDINGS)) == (split == "val")
+        if not keep.any():
+            raise UserError(f"no FSDD training recording falls in the {split} split (recordings numbered "
+                            f"{VALIDATION_RECORDINGS.start}-{VALIDATION_RECORDINGS.stop - 1} are validation)")
+        feats, a_labels, recordings = feats[keep], a_labels[keep], np.flatnonzero(keep)
+    else:
+        recordings = np.arange(len(a_labels))
+    n_utts = len(a_labels)
     if noise is not None and noise.modality == IMAGE:
         x_img = image_noise(x_img, noise.kind, level, seed=seed)
     partner = pair_by_class(labels, a_labels, seed)
     x = np.concatenate([x_img, feats[partner]], axis=1)
-    return PairedSet(x, np.asarray(labels, dtype=np.int64), np.arange(len(labels)), partner,
+    return PairedSet(x, np.asarray(labels, dtype=np.int64), first + np.arange(len(labels)), recordings[partner],
                      f"{source} + {n_utts} FSDD {split} recordings")
 
 
@@ -148,11 +189,11 @@ def evaluate(run: experiment.RunState, pairs: PairedSet, **kw) -> dict:
 
 
 def noise_curve(run: experiment.RunState, data_dir, audio_dir, spec: NoiseSpec, n: int | None, *,
-                seed: int = 0, test_speakers=None, **kw) -> list[dict]:
-    """Accuracy of every readout at each noise level of ``spec``."""
+                seed: int = 0, test_speakers=None, split: str = "test", **kw) -> list[dict]:
+    """Accuracy of every readout at each noise level of ``spec`` (on ``split``: 'val' to choose settings)."""
     points = []
     for level in spec.levels:
-        pairs = load_pairs(run.cfg, data_dir, audio_dir, "test", n, seed=seed, noise=spec, level=level,
+        pairs = load_pairs(run.cfg, data_dir, audio_dir, split, n, seed=seed, noise=spec, level=level,
                            test_speakers=test_speakers)
         res = evaluate(run, pairs, **kw)
         points.append(dict(modality=spec.modality, kind=spec.kind, level=level,

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 
 from stdp_toolkit.datasets.noise import image_noise, parse_noise
 from stdp_toolkit.errors import UserError
@@ -207,6 +208,32 @@ def test_small_real_data_multimodal_run_beats_chance(tmp_path):
     names = set(os.listdir(out / "figures"))
     assert {"receptive_fields_image.png", "receptive_fields_audio.png", "cross_weights.png", "rasters.png",
             "noise_curves.png"} <= names
+
+
+@pytest.mark.slow
+def test_validation_split_holds_out_images_and_recordings():
+    """'fit' and 'val' cut the training pairs: no image and no recording is in both, test is untouched."""
+    from stdp_toolkit import multimodal as M
+    from stdp_toolkit.datasets import load_digits, load_fsdd
+    data = os.path.dirname(shared_data("mnist"))
+    audio = shared_data("fsdd")
+    cfg = Config.from_dict(yaml.safe_load(MM_SMALL))
+    fit, val = (M.load_pairs(cfg, data, audio, s, 1000, seed=3) for s in ("fit", "val"))
+    images, labels, _ = load_digits(data, "train")
+    first_val = len(images) - 10_000
+    assert list(fit.image_index) == list(range(1000))
+    assert list(val.image_index) == list(range(first_val, first_val + 1000))
+    np.testing.assert_array_equal(val.x[:, :784] * 255, images[val.image_index].reshape(1000, -1))
+    np.testing.assert_array_equal(val.labels, labels[val.image_index])
+    files = load_fsdd(audio, "train").files
+    number = np.array([int(os.path.splitext(f)[0].rsplit("_", 1)[1]) for f in files])
+    assert set(number[val.audio_index]) <= set(range(5, 10)) and not set(number[fit.audio_index]) & set(range(5, 10))
+    assert len(set(val.audio_index)) == 300  # every validation recording, each paired with its digit
+    assert all(os.path.basename(files[a]).startswith(f"{y}_") for a, y in zip(val.audio_index, val.labels))
+    with pytest.raises(UserError, match="unknown split"):
+        M.load_pairs(cfg, data, audio, "validation", 10)
+    with pytest.raises(UserError, match="only 10000"):
+        M.load_pairs(cfg, data, audio, "val", 10_001)
 
 
 def test_multimodal_cli_errors(tmp_path):
