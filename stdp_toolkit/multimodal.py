@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import experiment, readout
-from .datasets import AudioSettings, featurize, load_digits, load_fsdd
+from .datasets import AudioSettings, featurize, fsdd_recording_number, load_digits, load_fsdd
 from .datasets.audio import add_noise
 from .datasets import paths
 from .datasets.noise import NoiseSpec, image_noise
@@ -108,7 +108,7 @@ def _audio_features(audio_dir: str, split: str, test_speakers: tuple | None, set
     waves = utts.waveforms
     if snr_db is not None:
         waves = [add_noise(w, snr_db, seed=[seed, k], source=utts.files[k]) for k, w in enumerate(waves)]
-    index = np.array([int(os.path.splitext(f)[0].rsplit("_", 1)[1]) for f in utts.files])
+    index = np.array([fsdd_recording_number(f) for f in utts.files])
     return featurize(waves, utts.sample_rate, settings, sources=utts.files), utts.labels.astype(np.int64), index
 
 

@@ -214,7 +214,7 @@ def test_small_real_data_multimodal_run_beats_chance(tmp_path):
 def test_validation_split_holds_out_images_and_recordings():
     """'fit' and 'val' cut the training pairs: no image and no recording is in both, test is untouched."""
     from stdp_toolkit import multimodal as M
-    from stdp_toolkit.datasets import load_digits, load_fsdd
+    from stdp_toolkit.datasets import fsdd_recording_number, load_digits, load_fsdd
     data = os.path.dirname(shared_data("mnist"))
     audio = shared_data("fsdd")
     cfg = Config.from_dict(yaml.safe_load(MM_SMALL))
@@ -226,7 +226,7 @@ def test_validation_split_holds_out_images_and_recordings():
     np.testing.assert_array_equal(val.x[:, :784] * 255, images[val.image_index].reshape(1000, -1))
     np.testing.assert_array_equal(val.labels, labels[val.image_index])
     files = load_fsdd(audio, "train").files
-    number = np.array([int(os.path.splitext(f)[0].rsplit("_", 1)[1]) for f in files])
+    number = np.array([fsdd_recording_number(f) for f in files])
     assert set(number[val.audio_index]) <= set(range(5, 10)) and not set(number[fit.audio_index]) & set(range(5, 10))
     assert len(set(val.audio_index)) == 300  # every validation recording, each paired with its digit
     assert all(os.path.basename(files[a]).startswith(f"{y}_") for a, y in zip(val.audio_index, val.labels))

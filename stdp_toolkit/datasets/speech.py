@@ -23,6 +23,11 @@ FSDD_TEST_INDICES = range(5)          # official split: recordings 0-4 of each s
 _FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$", re.IGNORECASE)
 
 
+def fsdd_recording_number(path: str) -> int:
+    """The take number of an FSDD file (``{digit}_{speaker}_{number}.wav``): splits are made by it."""
+    return int(_FSDD_NAME.match(os.path.basename(path)).group(3))
+
+
 @dataclass
 class Utterances:
     """Isolated spoken digits: waveforms (float32, mono) at ``sample_rate`` with their labels."""
