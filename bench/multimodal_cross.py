@@ -10,8 +10,8 @@ Each variant replaces the ``cross_modal`` section of ``--config`` (``{}``: no cr
 synapses, the ablation) on ensembles of ``--neurons`` neurons each; trains on paired samples,
 labels, and reports every readout clean and with one modality distorted, plus the learned
 cross-modal weights (``--test-without-cross``: also the trained network with those weights at 0
-when it is labelled and scored, named NAME-off). One JSON line per variant and seed, also written to OUT/NAME-sSEED.json;
-a variant and seed whose file exists with the same settings is read back, not run again, so two
+when it is labelled and scored, named NAME-off). One JSON line per variant and seed, also
+written to OUT/NAME-sSEED.json; a variant and seed whose file exists with the same settings is read back, not run again, so two
 processes can share the seeds (``--seeds 0`` and ``--seeds 1``) and a last one with every seed
 writes the table: OUT/summary.md, each readout's mean ± sd over the seeds per condition.
 
@@ -39,8 +39,9 @@ READOUTS = ("image", "audio", "both", "both_normalised")
 
 
 def run_variant(args, name: str, cross: dict, audio_dir: str, seed: int) -> list[dict]:
-    """Train, label and score one variant (``cross``: the whole cross_modal section); with ``--test-without-cross`` also the same trained
-    network with its cross-modal weights set to 0 for labelling and scoring (name NAME-off)."""
+    """Train, label and score one variant (``cross``: the whole cross_modal section); with
+    ``--test-without-cross`` also the same trained network with its cross-modal weights set to 0
+    for labelling and scoring (name NAME-off)."""
     base = Config.load(args.config)
     ens = [dict(name=e.name, n_inputs=e.n_inputs, n_neurons=args.neurons) for e in base.ensemble_list()]
     cfg = base.replace(name=f"{base.name}-{name}", ensembles=ens, n_neurons=args.neurons * len(ens),
