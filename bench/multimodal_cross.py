@@ -120,7 +120,8 @@ def main() -> int:
                     help="also label and score each trained cross-modal variant with its cross-modal weights at 0 "
                          "(what the cross-modal synapses taught each ensemble, without their drive at test time)")
     ap.add_argument("--split", choices=("val", "test"), default="val",
-                    help="score on the validation split (train on 'fit'; default) or on the test set (train on 'train')")
+                    help="score on the validation split (train on 'fit'; default) "
+                         "or on the test set (train on 'train')")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     audio_dir = M.resolve_audio_dir(args.audio_dir, args.data_dir)
