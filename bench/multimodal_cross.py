@@ -11,8 +11,8 @@ synapses, the ablation) on ensembles of ``--neurons`` neurons each; trains on pa
 labels, and reports every readout clean and with one modality distorted, plus the learned
 cross-modal weights (``--test-without-cross``: also the trained network with those weights at 0
 when it is labelled and scored, named NAME-off). One JSON line per variant and seed, also
-written to OUT/NAME-sSEED.json; a variant and seed whose file exists with the same settings is read back, not run again, so two
-processes can share the seeds (``--seeds 0`` and ``--seeds 1``) and a last one with every seed
+written to OUT/NAME-sSEED.json; a variant and seed whose file exists with the same settings is
+read back, not run again, so two processes can share the seeds (``--seeds 0`` and ``--seeds 1``) and a last one with every seed
 writes the table: OUT/summary.md, each readout's mean ± sd over the seeds per condition.
 
 Settings are compared on the validation split (``--split val``, the default: trained on the

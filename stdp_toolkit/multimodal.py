@@ -104,12 +104,23 @@ def pair_by_class(image_labels: np.ndarray, audio_labels: np.ndarray, seed: int)
 @functools.lru_cache(maxsize=8)
 def _audio_features(audio_dir: str, split: str, test_speakers: tuple | None, settings: AudioSettings,
                     snr_db: float | None, seed: int):
-    utts = load_fsdd(audio_dir, split, test_speakers=list(test_speakers) if test_speakers else None)
-    waves = utts.waveforms
+    """Maps, labels and indices (into the FSDD split 'train' or 'test') of the recordings of ``split``.
+    'fit' and 'val' are cut from the training recordings by take number before any noise or
+    featurizing; the noise of a recording is seeded by its index, so it is the same in every split."""
+    utts = load_fsdd(audio_dir, "test" if split == "test" else "train",
+                     test_speakers=list(test_speakers) if test_speakers else None)
+    keep = np.arange(len(utts))
+    if split in ("fit", "val"):
+        numbers = np.array([fsdd_recording_number(f) for f in utts.files])
+        keep = np.flatnonzero(np.isin(numbers, list(VALIDATION_RECORDINGS)) == (split == "val"))
+        if len(keep) == 0:
+            raise UserError(f"no FSDD training recording falls in the {split} split (recordings numbered "
+                            f"{VALIDATION_RECORDINGS.start}-{VALIDATION_RECORDINGS.stop - 1} are validation)")
+    waves = [utts.waveforms[k] for k in keep]
     if snr_db is not None:
-        waves = [add_noise(w, snr_db, seed=[seed, k], source=utts.files[k]) for k, w in enumerate(waves)]
-    index = np.array([fsdd_recording_number(f) for f in utts.files])
-    return featurize(waves, utts.sample_rate, settings, sources=utts.files), utts.labels.astype(np.int64), index
+        waves = [add_noise(w, snr_db, seed=[seed, int(k)], source=utts.files[k]) for k, w in zip(keep, waves)]
+    feats = featurize(waves, utts.sample_rate, settings, sources=[utts.files[k] for k in keep])
+    return feats, utts.labels[keep].astype(np.int64), keep
 
 
 def _split_images(data_dir, split: str, n: int | None):
@@ -144,16 +155,7 @@ def load_pairs(cfg: Config, data_dir: str | None, audio_dir: str, split: str, n:
     x_img = images.reshape(len(images), -1).astype(np.float32) / 255.0
     snr = level if noise is not None and noise.modality == AUDIO else None
     speakers = tuple([test_speakers] if isinstance(test_speakers, str) else test_speakers) if test_speakers else None
-    audio_split = "test" if split == "test" else "train"
-    feats, a_labels, rec_index = _audio_features(os.path.abspath(audio_dir), audio_split, speakers, settings, snr, seed)
-    if split in ("fit", "val"):
-        keep = np.isin(rec_index, list(VALIDATION_RECORDINGS)) == (split == "val")
-        if not keep.any():
-            raise UserError(f"no FSDD training recording falls in the {split} split (recordings numbered "
-                            f"{VALIDATION_RECORDINGS.start}-{VALIDATION_RECORDINGS.stop - 1} are validation)")
-        feats, a_labels, recordings = feats[keep], a_labels[keep], np.flatnonzero(keep)
-    else:
-        recordings = np.arange(len(a_labels))
+    feats, a_labels, recordings = _audio_features(os.path.abspath(audio_dir), split, speakers, settings, snr, seed)
     n_utts = len(a_labels)
     if noise is not None and noise.modality == IMAGE:
         x_img = image_noise(x_img, noise.kind, level, seed=seed)
