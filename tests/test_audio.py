@@ -1,5 +1,6 @@
 import dataclasses
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -270,6 +271,15 @@ def test_nan_samples_name_the_file(tmp_path):
     path = _wav_file(tmp_path / "nan.wav", w, subtype="FLOAT")
     with pytest.raises(UserError, match="holds 2 NaN or infinite sample") as e:
         read_audio(path)
+    _one_line_naming(e, path)
+    tone = _tone(500, 0.3, 8000)
+    stereo = np.stack([tone, tone], axis=1)
+    stereo[300] = np.inf, -np.inf          # their channel mean is NaN, with numpy's "invalid value" warning
+    path = _wav_file(tmp_path / "nan2.wav", stereo, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserError, match="holds 2 NaN or infinite sample") as e:
+            read_audio(path)
     _one_line_naming(e, path)
 
 

@@ -160,14 +160,14 @@ def read_audio(path: str) -> tuple[np.ndarray, int]:
         if 0 < len(y) < declared and kind not in ("OGG", "MPEG"):   # their frame counts are estimates
             raise UserError(f"audio file {path} is truncated: its header says {declared:,} frames but only "
                             f"{len(y):,} could be read; copy or export it again, or remove it from the folder")
+    bad = int(np.count_nonzero(~np.isfinite(y)))   # before the channels are averaged: inf - inf is a warning
+    if bad:
+        raise UserError(f"audio file {path} holds {bad:,} NaN or infinite sample(s) (a damaged float WAV); {_FIX}")
     if y.ndim == 2:
         y = y.mean(axis=1, dtype=np.float64)
     if len(y) == 0:
         raise UserError(f"audio file {path} holds no samples; {_FIX}")
     y = np.ascontiguousarray(y, dtype=np.float32)
-    bad = int(np.count_nonzero(~np.isfinite(y)))
-    if bad:
-        raise UserError(f"audio file {path} holds {bad:,} NaN or infinite sample(s) (a damaged float WAV); {_FIX}")
     if not MIN_RATE <= rate <= MAX_RATE:
         raise UserError(f"audio file {path} has a sample rate of {rate} Hz, outside {MIN_RATE:,}-{MAX_RATE:,} Hz "
                         f"(the header is corrupt or this is not a speech recording); {_FIX}")
