@@ -13,7 +13,8 @@ cross-modal weights (``--test-without-cross``: also the trained network with tho
 when it is labelled and scored, named NAME-off). One JSON line per variant and seed, also
 written to OUT/NAME-sSEED.json; a variant and seed whose file exists with the same settings is
 read back, not run again, so two processes can share the seeds (``--seeds 0`` and ``--seeds 1``) and a last one with every seed
-writes the table: OUT/summary.md, each readout's mean ± sd over the seeds per condition.
+writes the table: OUT/summary.md, each readout's mean ± sd over the seeds per condition (both votes), and
+with --baseline NAME every other variant minus that one, paired by seed.
 
 Settings are compared on the validation split (``--split val``, the default: trained on the
 ``fit`` pairs, scored on the ``val`` pairs, see stdp_toolkit/multimodal.py); ``--split test``
@@ -36,6 +37,7 @@ from stdp_toolkit.network.config import Config
 
 
 READOUTS = ("image", "audio", "both", "both_normalised")
+VOTES = ("", "_proportion")          # a readout's mean-rate vote, and its proportion vote
 
 
 def run_variant(args, name: str, cross: dict, audio_dir: str, seed: int) -> list[dict]:
@@ -58,13 +60,13 @@ def run_variant(args, name: str, cross: dict, audio_dir: str, seed: int) -> list
     test = M.load_pairs(cfg, args.data_dir, audio_dir, args.split, args.test_samples, seed=seed)
     results = []
     for key, r in runs.items():
+        clean = M.evaluate(r, test, workers=args.workers, quiet=True)["readouts"]
         out = dict(settings(args, key, cross, seed), scored_samples=len(test),
-                   clean={k: v["accuracy"] for k, v in M.evaluate(r, test, workers=args.workers,
-                                                                  quiet=True)["readouts"].items()})
+                   clean={k + vote: v["accuracy" + vote] for k, v in clean.items() for vote in VOTES})
         for spec in args.noise:
             for p in M.noise_curve(r, args.data_dir, audio_dir, parse_noise(spec), args.test_samples,
                                    seed=seed, split=args.split, workers=args.workers, quiet=True):
-                out[f"{p['modality']}:{p['kind']}:{p['level']}"] = {k: p[k] for k in READOUTS}
+                out[f"{p['modality']}:{p['kind']}:{p['level']}"] = {k + v: p[k + v] for k in READOUTS for v in VOTES}
         if cross:
             w = run.state["w_cross"]
             out["w_cross"] = dict(mean=float(w.mean()), max=float(w.max()), p99=float(np.percentile(w, 99)))
@@ -76,7 +78,7 @@ def settings(args, name: str, cross: dict, seed: int) -> dict:
     """What a stored result must match to be reused."""
     return dict(name=name, cross_modal=cross, neurons_per_ensemble=args.neurons, train_samples=args.train_samples,
                 label_samples=args.label_samples, test_samples=args.test_samples, noise=list(args.noise),
-                config=args.config, seed=seed, split=args.split)
+                config=args.config, seed=seed, split=args.split, votes=list(VOTES))
 
 
 def stored(path: str, want: dict) -> dict | None:
@@ -87,18 +89,37 @@ def stored(path: str, want: dict) -> dict | None:
     return res if {k: res.get(k) for k in want} == want else None
 
 
-def summary(results: list[dict]) -> str:
-    """Markdown: per variant and condition, each readout's mean ± sd over seeds (percent)."""
+def summary(results: list[dict], baseline: str | None = None) -> str:
+    """Markdown: per variant and condition, each readout's mean ± sd over seeds (percent); with
+    ``baseline`` (a variant's name) also every other variant minus it, paired by seed (the same
+    scored pairs), with the standard error of that mean difference over the seeds."""
     conds = [k for k in results[0] if k == "clean" or ":" in k]
-    lines = ["| variant | condition | seeds | " + " | ".join(READOUTS) + " |", "|---" * (3 + len(READOUTS)) + "|"]
+    cols = [k + v for v in VOTES for k in READOUTS]
+    head = " | ".join(c.replace("_proportion", " (prop.)") for c in cols)
+    lines = ["Mean-rate vote, then proportion vote (prop.); mean ± sd over seeds, percent.", "",
+             f"| variant | condition | seeds | {head} |", "|---" * (3 + len(cols)) + "|"]
     for name in dict.fromkeys(r["name"] for r in results):
         rs = [r for r in results if r["name"] == name]
         for c in conds:
             cells = []
-            for k in READOUTS:
+            for k in cols:
                 v = 100 * np.array([r[c][k] for r in rs])
                 cells.append(f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if len(v) > 1 else ""))
             lines.append(f"| {name} | {c} | {len(rs)} | " + " | ".join(cells) + " |")
+    base = {r["seed"]: r for r in results if r["name"] == baseline}
+    others = [n for n in dict.fromkeys(r["name"] for r in results) if n != baseline] if base else []
+    if others:
+        lines += ["", f"Minus {baseline}, paired by seed: mean difference (SE of the mean over seeds) and "
+                      "each seed's difference, points.", "",
+                  f"| variant | condition | readout | seeds | difference | SE | per seed |", "|---" * 7 + "|"]
+    for name in others:
+        rs = [r for r in results if r["name"] == name and r["seed"] in base]
+        for c in conds:
+            for k in cols:
+                d = 100 * np.array([r[c][k] - base[r["seed"]][c][k] for r in rs])
+                se = f"{d.std(ddof=1) / np.sqrt(len(d)):.2f}" if len(d) > 1 else ""
+                lines.append(f"| {name} | {c} | {k} | {len(d)} | {d.mean():+.2f} | {se} | "
+                             + ", ".join(f"{x:+.2f}" for x in d) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -122,6 +143,9 @@ def main() -> int:
     ap.add_argument("--split", choices=("val", "test"), default="val",
                     help="score on the validation split (train on 'fit'; default) "
                          "or on the test set (train on 'train')")
+    ap.add_argument("--baseline", metavar="NAME",
+                    help="a variant's name (e.g. the ablation 'none'): the table also gives every other variant "
+                         "minus it, paired by seed")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     audio_dir = M.resolve_audio_dir(args.audio_dir, args.data_dir)
@@ -141,7 +165,7 @@ def main() -> int:
             for res in got:
                 print(json.dumps(res), flush=True)
             results += got
-    table = summary(results)
+    table = summary(results, args.baseline)
     with open(os.path.join(args.out, "summary.md"), "w") as fh:
         fh.write(table)
     print(table)

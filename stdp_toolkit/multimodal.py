@@ -192,7 +192,8 @@ def evaluate(run: experiment.RunState, pairs: PairedSet, **kw) -> dict:
 
 def noise_curve(run: experiment.RunState, data_dir, audio_dir, spec: NoiseSpec, n: int | None, *,
                 seed: int = 0, test_speakers=None, split: str = "test", **kw) -> list[dict]:
-    """Accuracy of every readout at each noise level of ``spec`` (on ``split``: 'val' to choose settings)."""
+    """Accuracy of every readout at each noise level of ``spec`` (on ``split``: 'val' to choose settings);
+    ``NAME`` is a readout's mean-rate vote, ``NAME_proportion`` its proportion vote."""
     points = []
     for level in spec.levels:
         pairs = load_pairs(run.cfg, data_dir, audio_dir, split, n, seed=seed, noise=spec, level=level,
@@ -200,5 +201,6 @@ def noise_curve(run: experiment.RunState, data_dir, audio_dir, spec: NoiseSpec, 
         res = evaluate(run, pairs, **kw)
         points.append(dict(modality=spec.modality, kind=spec.kind, level=level,
                            **{name: r["accuracy"] for name, r in res["readouts"].items()},
+                           **{f"{name}_proportion": r["accuracy_proportion"] for name, r in res["readouts"].items()},
                            test_samples=res["test_samples"], seconds=res["seconds"]))
     return points
