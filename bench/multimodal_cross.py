@@ -111,7 +111,7 @@ def summary(results: list[dict], baseline: str | None = None) -> str:
     if others:
         lines += ["", f"Minus {baseline}, paired by seed: mean difference (SE of the mean over seeds) and "
                       "each seed's difference, points.", "",
-                  f"| variant | condition | readout | seeds | difference | SE | per seed |", "|---" * 7 + "|"]
+                  "| variant | condition | readout | seeds | difference | SE | per seed |", "|---" * 7 + "|"]
     for name in others:
         rs = [r for r in results if r["name"] == name and r["seed"] in base]
         for c in conds:
