@@ -203,6 +203,11 @@ def test_small_real_data_multimodal_run_beats_chance(tmp_path):
     assert {"image", "audio", "both"} <= set(res["readouts"])
     assert res["accuracy"] > 0.3 and res["accuracy_image"] > 0.25 and res["accuracy_audio"] > 0.25
     assert res["noise"][0]["level"] == 0.5 and 0 <= res["noise"][0]["both"] <= 1
+    assert all(0 <= res["noise"][0][f"{name}_proportion"] <= 1 for name in res["readouts"])
+    p = run_cli("evaluate", str(out), "--data-dir", data, "--audio-dir", audio, "--test-samples", "100",
+                "--noise", "audio:snr:0", "--workers", "1", "--quiet")
+    assert p.returncode == 0, p.stderr
+    assert "both_normalised" in p.stdout and "audio snr 0:" in p.stdout and "proportion vote" in p.stdout
     p = run_cli("plot", str(out), "--data-dir", data, "--audio-dir", audio, "--raster-samples", "2")
     assert p.returncode == 0, p.stderr
     names = set(os.listdir(out / "figures"))

@@ -151,10 +151,11 @@ def cmd_evaluate(args) -> int:
     print(f"accuracy {res['accuracy']:.2%} (proportion vote {res['accuracy_proportion']:.2%}) on "
           f"{res['test_samples']} test samples in {res['seconds']:.1f} s")
     if "readouts" in res:
-        print("  " + ", ".join(f"{name} {r['accuracy']:.2%}" for name, r in res["readouts"].items()))
+        print("  " + ", ".join(f"{name} {r['accuracy']:.2%} ({r['accuracy_proportion']:.2%})"
+                               for name, r in res["readouts"].items()) + "  (mean-rate vote (proportion vote))")
     for p in res.get("noise", []):
-        print(f"  {p['modality']} {p['kind']} {p['level']:g}: image {p['image']:.2%}, audio {p['audio']:.2%}, "
-              f"both {p['both']:.2%} (normalised {p['both_normalised']:.2%})")
+        print(f"  {p['modality']} {p['kind']} {p['level']:g}: " + ", ".join(
+            f"{name} {p[name]:.2%} ({p[name + '_proportion']:.2%})" for name in res["readouts"]))
     return 0
 
 
