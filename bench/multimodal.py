@@ -66,6 +66,9 @@ def main() -> int:
                                                     "audio:snr:10,0,-5"])
     ap.add_argument("--speed-samples", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--test-speakers", nargs="+", metavar="NAME",
+                    help="speaker-independent FSDD split: these speakers' recordings are the test words, "
+                         "the other speakers' the training words (default: the official split)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     audio_dir = M.resolve_audio_dir(args.audio_dir, args.data_dir)
@@ -100,13 +103,16 @@ def network_part(args, tag, path, audio_dir, specs) -> dict:
     cfg = Config.load(path)
     if args.label_samples:
         cfg = cfg.replace(label_samples=args.label_samples)
-    train = M.load_pairs(cfg, args.data_dir, audio_dir, "train", args.train_samples, seed=args.seed)
+    split = dict(seed=args.seed, test_speakers=args.test_speakers)
+    train = M.load_pairs(cfg, args.data_dir, audio_dir, "train", args.train_samples, **split)
     run = train_labelled(cfg, train, os.path.join(args.out, tag), args.seed, args.workers)
-    test = M.load_pairs(cfg, args.data_dir, audio_dir, "test", args.test_samples, seed=args.seed)
+    test = M.load_pairs(cfg, args.data_dir, audio_dir, "test", args.test_samples, **split)
     res = M.evaluate(run, test, **kw)
     curves = [p for s in specs for p in M.noise_curve(run, args.data_dir, audio_dir, s, args.noise_samples,
-                                                    seed=args.seed, **kw)]
+                                                    **split, **kw)]
     return dict(command=" ".join(sys.argv), config=path, neurons=cfg.n_neurons, train_samples=args.train_samples,
+                audio_split=f"speakers {', '.join(args.test_speakers)} held out" if args.test_speakers else "official",
+                test_audio=test.source,
                 label_samples=cfg.label_samples, train_cpu_seconds=run.extra.get("train_cpu_children_seconds"),
                 train_seconds=run.train_seconds, readouts=res["readouts"], test_samples=res["test_samples"],
                 eval_seconds=res["seconds"], noise=curves)
