@@ -15,6 +15,8 @@ their excitatory layers (``cross_modal``). What is multimodal lives here:
   ensemble decide, which is right on clean input and wrong when noise makes one ensemble fire a
   lot for every class; measured at 100 + 100 neurons (1,000 test pairs): clean 84.9 % plain vs
   81.1 % normalised, image pixel noise 0.3: 52.7 % plain vs 62.1 % normalised (audio alone 64.5 %).
+  Each readout has a mean-rate and a proportion vote; ``both_normalised`` with the proportion vote
+  was the most accurate joint answer on the validation split (docs/benchmarks.md, section 5).
 * **noise**: one modality distorted at test time (``datasets/noise.py``), the other clean.
 * **validation**: settings are chosen on split ``val`` and trained on split ``fit``, never on
   ``test``: ``val`` pairs the last 10,000 training images with the training recordings numbered
