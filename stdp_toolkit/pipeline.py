@@ -179,8 +179,9 @@ def figures(run_dir: str, data_dir=None, raster_samples: int = 3, audio_dir=None
     if metrics.get("noise"):
         curves = {}
         for p in metrics["noise"]:
-            for name in [e.name for e in ensembles] + ["both", "both_normalised"]:
-                curves.setdefault(f"{p['modality']} {p['kind']} | {name}", []).append((p["level"], p[name]))
+            for name in [e.name for e in ensembles] + ["both", "both_normalised", "both_normalised_proportion"]:
+                if name in p:   # runs evaluated before the proportion votes were recorded lack them
+                    curves.setdefault(f"{p['modality']} {p['kind']} | {name}", []).append((p["level"], p[name]))
         out.append(plots.save(plots.noise_curves(curves), os.path.join(fig_dir, "noise_curves.png")))
     fig = _rasters(run, data_dir, raster_samples, audio_dir)
     out.append(plots.save(fig, os.path.join(fig_dir, "rasters.png")))
