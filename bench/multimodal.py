@@ -143,11 +143,17 @@ def figure(results: dict, path: str) -> None:
         curves.setdefault(f"{key} | audio only", []).append((p["level"], p["audio"]))
         curves.setdefault(f"{key} | both, no cross-modal synapses", []).append((p["level"], p["both"]))
         curves.setdefault(f"{key} | both normalised, no cross-modal", []).append((p["level"], p["both_normalised"]))
+        if "both_normalised_proportion" in p:
+            curves.setdefault(f"{key} | joint (normalised proportion vote), no cross-modal", []).append(
+                (p["level"], p["both_normalised_proportion"]))
     for p in nets["cross"]["noise"]:
         key = f"{p['modality']} {p['kind']}"
         curves.setdefault(f"{key} | image, cross-modal STDP", []).append((p["level"], p["image"]))
         curves.setdefault(f"{key} | both, cross-modal STDP", []).append((p["level"], p["both"]))
         curves.setdefault(f"{key} | both normalised, cross-modal", []).append((p["level"], p["both_normalised"]))
+        if "both_normalised_proportion" in p:
+            curves.setdefault(f"{key} | joint (normalised proportion vote), cross-modal", []).append(
+                (p["level"], p["both_normalised_proportion"]))
     plots.save(plots.noise_curves(curves, title="Multimodal network under noise"), path)
 
 
