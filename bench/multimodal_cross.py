@@ -148,6 +148,9 @@ def main() -> int:
                          "minus it, paired by seed")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
+    names = [spec.partition("=")[0] for spec in args.variant]
+    if args.baseline and args.baseline not in names + [n + "-off" for n in names]:
+        ap.error(f"--baseline {args.baseline!r} is not one of the variants ({', '.join(names)})")
     audio_dir = M.resolve_audio_dir(args.audio_dir, args.data_dir)
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
