@@ -207,7 +207,8 @@ def test_small_real_data_multimodal_run_beats_chance(tmp_path):
     p = run_cli("evaluate", str(out), "--data-dir", data, "--audio-dir", audio, "--test-samples", "100",
                 "--noise", "audio:snr:0", "--workers", "1", "--quiet")
     assert p.returncode == 0, p.stderr
-    assert "both_normalised" in p.stdout and "audio snr 0:" in p.stdout and "proportion vote" in p.stdout
+    assert "(mean-rate vote (proportion vote))" in p.stdout and "audio snr 0: image " in p.stdout
+    assert "both_normalised_proportion" not in p.stdout   # each name once, its two votes beside it
     p = run_cli("plot", str(out), "--data-dir", data, "--audio-dir", audio, "--raster-samples", "2")
     assert p.returncode == 0, p.stderr
     names = set(os.listdir(out / "figures"))
