@@ -37,7 +37,8 @@ from stdp_toolkit.network.config import Config
 
 
 READOUTS = ("image", "audio", "both", "both_normalised")
-VOTES = ("", "_proportion")          # a readout's mean-rate vote, and its proportion vote
+VOTES = ("", "_proportion")          # a readout's mean-rate vote, and its proportion vote (multimodal.accuracies)
+COLUMNS = [k + v for v in VOTES for k in READOUTS]
 
 
 def run_variant(args, name: str, cross: dict, audio_dir: str, seed: int) -> list[dict]:
@@ -61,12 +62,11 @@ def run_variant(args, name: str, cross: dict, audio_dir: str, seed: int) -> list
     results = []
     for key, r in runs.items():
         clean = M.evaluate(r, test, workers=args.workers, quiet=True)["readouts"]
-        out = dict(settings(args, key, cross, seed), scored_samples=len(test),
-                   clean={k + vote: v["accuracy" + vote] for k, v in clean.items() for vote in VOTES})
+        out = dict(settings(args, key, cross, seed), scored_samples=len(test), clean=M.accuracies(clean))
         for spec in args.noise:
             for p in M.noise_curve(r, args.data_dir, audio_dir, parse_noise(spec), args.test_samples,
                                    seed=seed, split=args.split, workers=args.workers, quiet=True):
-                out[f"{p['modality']}:{p['kind']}:{p['level']}"] = {k + v: p[k + v] for k in READOUTS for v in VOTES}
+                out[f"{p['modality']}:{p['kind']}:{p['level']}"] = {k: p[k] for k in COLUMNS}
         if cross:
             w = run.state["w_cross"]
             out["w_cross"] = dict(mean=float(w.mean()), max=float(w.max()), p99=float(np.percentile(w, 99)))
@@ -94,15 +94,14 @@ def summary(results: list[dict], baseline: str | None = None) -> str:
     ``baseline`` (a variant's name) also every other variant minus it, paired by seed (the same
     scored pairs), with the standard error of that mean difference over the seeds."""
     conds = [k for k in results[0] if k == "clean" or ":" in k]
-    cols = [k + v for v in VOTES for k in READOUTS]
-    head = " | ".join(c.replace("_proportion", " (prop.)") for c in cols)
+    head = " | ".join(c.replace("_proportion", " (prop.)") for c in COLUMNS)
     lines = ["Mean-rate vote, then proportion vote (prop.); mean ± sd over seeds, percent.", "",
-             f"| variant | condition | seeds | {head} |", "|---" * (3 + len(cols)) + "|"]
+             f"| variant | condition | seeds | {head} |", "|---" * (3 + len(COLUMNS)) + "|"]
     for name in dict.fromkeys(r["name"] for r in results):
         rs = [r for r in results if r["name"] == name]
         for c in conds:
             cells = []
-            for k in cols:
+            for k in COLUMNS:
                 v = 100 * np.array([r[c][k] for r in rs])
                 cells.append(f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if len(v) > 1 else ""))
             lines.append(f"| {name} | {c} | {len(rs)} | " + " | ".join(cells) + " |")
@@ -115,7 +114,7 @@ def summary(results: list[dict], baseline: str | None = None) -> str:
     for name in others:
         rs = [r for r in results if r["name"] == name and r["seed"] in base]
         for c in conds:
-            for k in cols:
+            for k in COLUMNS:
                 d = 100 * np.array([r[c][k] - base[r["seed"]][c][k] for r in rs])
                 se = f"{d.std(ddof=1) / np.sqrt(len(d)):.2f}" if len(d) > 1 else ""
                 lines.append(f"| {name} | {c} | {k} | {len(d)} | {d.mean():+.2f} | {se} | "

@@ -182,6 +182,12 @@ def readouts(cfg: Config, run: experiment.RunState, counts: np.ndarray, labels: 
     return out
 
 
+def accuracies(readouts: dict) -> dict:
+    """Every readout's two votes flat: ``NAME`` (mean-rate vote) and ``NAME_proportion`` (proportion vote)."""
+    return {**{name: r["accuracy"] for name, r in readouts.items()},
+            **{f"{name}_proportion": r["accuracy_proportion"] for name, r in readouts.items()}}
+
+
 def evaluate(run: experiment.RunState, pairs: PairedSet, **kw) -> dict:
     """Test-set accuracy of every readout; ``accuracy`` is the joint (both ensembles) vote."""
     res = experiment.evaluate(run, pairs.x, pairs.labels, **kw)
@@ -194,15 +200,13 @@ def evaluate(run: experiment.RunState, pairs: PairedSet, **kw) -> dict:
 
 def noise_curve(run: experiment.RunState, data_dir, audio_dir, spec: NoiseSpec, n: int | None, *,
                 seed: int = 0, test_speakers=None, split: str = "test", **kw) -> list[dict]:
-    """Accuracy of every readout at each noise level of ``spec`` (on ``split``: 'val' to choose settings);
-    ``NAME`` is a readout's mean-rate vote, ``NAME_proportion`` its proportion vote."""
+    """Accuracy of every readout at each noise level of ``spec`` (on ``split``: 'val' to choose settings),
+    both votes (:func:`accuracies`)."""
     points = []
     for level in spec.levels:
         pairs = load_pairs(run.cfg, data_dir, audio_dir, split, n, seed=seed, noise=spec, level=level,
                            test_speakers=test_speakers)
         res = evaluate(run, pairs, **kw)
-        points.append(dict(modality=spec.modality, kind=spec.kind, level=level,
-                           **{name: r["accuracy"] for name, r in res["readouts"].items()},
-                           **{f"{name}_proportion": r["accuracy_proportion"] for name, r in res["readouts"].items()},
+        points.append(dict(modality=spec.modality, kind=spec.kind, level=level, **accuracies(res["readouts"]),
                            test_samples=res["test_samples"], seconds=res["seconds"]))
     return points

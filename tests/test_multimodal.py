@@ -8,7 +8,7 @@ import yaml
 
 from stdp_toolkit.datasets.noise import image_noise, parse_noise
 from stdp_toolkit.errors import UserError
-from stdp_toolkit.multimodal import pair_by_class
+from stdp_toolkit.multimodal import accuracies, pair_by_class
 from stdp_toolkit.network.builder import (build_network, cross_connectivity, ensemble_index, input_connectivity,
                                           input_weight_matrix)
 from stdp_toolkit.network.config import Config
@@ -166,6 +166,12 @@ def test_bad_noise_spec(spec, words):
         parse_noise(spec)
     for w in words:
         assert w in str(err.value)
+
+
+def test_accuracies_flattens_both_votes_of_every_readout():
+    readouts = {"image": dict(accuracy=0.5, accuracy_proportion=0.6, mean_spikes=3.0),
+                "both": dict(accuracy=0.9, accuracy_proportion=0.95, mean_spikes=7.0)}
+    assert accuracies(readouts) == {"image": 0.5, "image_proportion": 0.6, "both": 0.9, "both_proportion": 0.95}
 
 
 def test_noise_spec_levels():
