@@ -1,9 +1,13 @@
 """LITE-SNN benchmark: every model on N-MNIST, SST-2 and the sequence-length study.
 
     python bench/lite_snn.py --data-dir ../shared/data --out runs/lite-bench [--only nmnist,sst2,recall]
+                             [--seeds 0,1,2]
 
 Each run writes ``<out>/<task>_<model>[_L<length>].json`` (and a ``.pt`` checkpoint); finished runs are
 skipped and interrupted ones resume from their checkpoint, so the script can be re-run at will.
+With ``--seeds`` each seed gets its own folder ``<out>/seed-<S>`` and the script ends with the test
+accuracy as mean ± sd over the seeds, per task and model (the seed varies the initial weights, the
+batch order and the N-MNIST shifts; the data splits are fixed).
 Afterwards ``stdp-toolkit lite-report --runs <out>`` prints the comparison table and draws the plots.
 Single-threaded (``torch.set_num_threads(1)``) so that it can share a small machine.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -45,25 +50,37 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=None, help="comma-separated subset of models to run (default: all)")
     ap.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="recall: sequence lengths")
     ap.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every run's epochs (quick looks)")
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds, each in <out>/seed-<S> (default: seed 0 in <out>)")
     args = ap.parse_args(argv)
     models = set(args.models.split(",")) if args.models else None
-    for spec in plan(set(args.only.split(",")), [int(v) for v in args.lengths.split(",")]):
-        if models is not None and spec["model"] not in models:
-            continue
-        spec = dict(spec, epochs=max(1, round(spec["epochs"] * args.epochs_scale)))
-        sub = spec.pop("sub", None)
-        out = str(Path(args.out) / sub) if sub else args.out
-        cfg = TrainConfig(data_dir=args.data_dir, out=out, resume=True, **spec)
-        done = checkpoint_path(cfg).with_suffix(".json")
-        if done.exists():
-            print(f"skip {done} (done)", flush=True)
-            continue
-        t0 = time.time()
-        print(f"== {cfg.task} {cfg.model}" + (f" L={cfg.length}" if cfg.task == "recall" else ""), flush=True)
-        res = train(cfg, log=lambda s: print("  " + s, flush=True))
-        print(json.dumps({"task": cfg.task, "model": cfg.model, "test_accuracy": res["test_accuracy"],
-                          "params": res["params"], "energy_synaptic_J": res["energy_synaptic_J"],
-                          "wall_s": round(time.time() - t0, 1)}), flush=True)
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [None]
+    accuracies: dict[str, list[float]] = {}
+    for seed in seeds:
+        for spec in plan(set(args.only.split(",")), [int(v) for v in args.lengths.split(",")]):
+            if models is not None and spec["model"] not in models:
+                continue
+            spec = dict(spec, epochs=max(1, round(spec["epochs"] * args.epochs_scale)))
+            out = Path(args.out) if seed is None else Path(args.out) / f"seed-{seed}"
+            cfg = TrainConfig(data_dir=args.data_dir, out=str(out), resume=True, seed=seed or 0, **spec)
+            name = f"{cfg.task} {cfg.model}" + (f" L={cfg.length}" if cfg.task == "recall" else "")
+            done = checkpoint_path(cfg).with_suffix(".json")
+            if done.exists():
+                print(f"skip {done} (done)", flush=True)
+                res = json.loads(done.read_text())
+            else:
+                t0 = time.time()
+                print(f"== {name}" + ("" if seed is None else f" seed {seed}"), flush=True)
+                res = train(cfg, log=lambda s: print("  " + s, flush=True))
+                print(json.dumps({"task": cfg.task, "model": cfg.model, "seed": cfg.seed,
+                                  "test_accuracy": res["test_accuracy"], "params": res["params"],
+                                  "energy_synaptic_J": res["energy_synaptic_J"],
+                                  "wall_s": round(time.time() - t0, 1)}), flush=True)
+            accuracies.setdefault(name, []).append(100 * res["test_accuracy"])
+    if len(seeds) > 1:
+        print(f"test accuracy over seeds {args.seeds} (mean ± sd, %):")
+        for name, acc in accuracies.items():
+            print(f"  {name:24s} {statistics.mean(acc):6.2f} ± {statistics.stdev(acc):4.2f}   "
+                  + ", ".join(f"{a:.2f}" for a in acc))
     return 0
 
 
