@@ -129,6 +129,16 @@ def speed_part(args, audio_dir) -> dict:
     return out
 
 
+# (network, readout, label) of each noise curve; the audio ensemble alone is drawn once, from the ablation
+CURVES = (("ablation", "image", "image only"), ("ablation", "audio", "audio only"),
+          ("ablation", "both", "both, no cross-modal synapses"),
+          ("ablation", "both_normalised", "both normalised, no cross-modal"),
+          ("ablation", "both_normalised_proportion", "joint (normalised proportion vote), no cross-modal"),
+          ("cross", "image", "image, cross-modal STDP"), ("cross", "both", "both, cross-modal STDP"),
+          ("cross", "both_normalised", "both normalised, cross-modal"),
+          ("cross", "both_normalised_proportion", "joint (normalised proportion vote), cross-modal"))
+
+
 def figure(results: dict, path: str) -> None:
     import matplotlib
 
@@ -137,23 +147,10 @@ def figure(results: dict, path: str) -> None:
 
     nets = results["networks"]
     curves = {}
-    for p in nets["ablation"]["noise"]:
-        key = f"{p['modality']} {p['kind']}"
-        curves.setdefault(f"{key} | image only", []).append((p["level"], p["image"]))
-        curves.setdefault(f"{key} | audio only", []).append((p["level"], p["audio"]))
-        curves.setdefault(f"{key} | both, no cross-modal synapses", []).append((p["level"], p["both"]))
-        curves.setdefault(f"{key} | both normalised, no cross-modal", []).append((p["level"], p["both_normalised"]))
-        if "both_normalised_proportion" in p:
-            curves.setdefault(f"{key} | joint (normalised proportion vote), no cross-modal", []).append(
-                (p["level"], p["both_normalised_proportion"]))
-    for p in nets["cross"]["noise"]:
-        key = f"{p['modality']} {p['kind']}"
-        curves.setdefault(f"{key} | image, cross-modal STDP", []).append((p["level"], p["image"]))
-        curves.setdefault(f"{key} | both, cross-modal STDP", []).append((p["level"], p["both"]))
-        curves.setdefault(f"{key} | both normalised, cross-modal", []).append((p["level"], p["both_normalised"]))
-        if "both_normalised_proportion" in p:
-            curves.setdefault(f"{key} | joint (normalised proportion vote), cross-modal", []).append(
-                (p["level"], p["both_normalised_proportion"]))
+    for net, readout, label in CURVES:
+        for p in nets[net]["noise"]:
+            if readout in p:    # runs evaluated before the proportion vote was recorded lack it
+                curves.setdefault(f"{p['modality']} {p['kind']} | {label}", []).append((p["level"], p[readout]))
     plots.save(plots.noise_curves(curves, title="Multimodal network under noise"), path)
 
 

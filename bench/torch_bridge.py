@@ -84,8 +84,10 @@ def pipeline(a, out, common, results, path):
                            "--scale", "0.3", "--epochs", "2"] + common, results, path, out)
         run("mnist_diet_eval", ["snn-eval", "--checkpoint", o("mnist_diet.pt"), "--limit-test", "2000"] + common,
             results, path, out)
-        run("mnist_hybrid_eval", ["snn-eval", "--checkpoint", o("mnist_hybrid.pt"), "--limit-test", "1000"] + common,
+        # the converted and the fine-tuned SNN on all 10,000 test digits at T = 25
+        run("mnist_convert_eval_full", ["snn-eval", "--checkpoint", o("mnist_conv.pt"), "--timesteps", "25"] + common,
             results, path, out)
+        run("mnist_hybrid_eval_full", ["snn-eval", "--checkpoint", o("mnist_hybrid.pt")] + common, results, path, out)
         run("mnist_brian2_vgg", ["export", "--format", "brian2", "--checkpoint", o("mnist_diet.pt"), "--samples", "100",
                                  "--chunk", "2", "--out", o("brian2_vgg")] + common, results, path, out, skip=a.no_export)
     if "cifar" in only:
