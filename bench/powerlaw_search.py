@@ -19,10 +19,10 @@ import sys
 import time
 
 from stdp_toolkit import experiment as E
-from stdp_toolkit.datasets import load_mnist, resolve_data_dir
+from stdp_toolkit.datasets import VALIDATION_DIGITS, load_mnist, resolve_data_dir
 from stdp_toolkit.network.config import Config
 
-VALIDATION = slice(50000, 60000)
+VALIDATION = slice(60_000 - VALIDATION_DIGITS, 60_000)   # of MNIST's 60,000 training digits
 # one factor at a time around the shipped settings (eta 0.01, x_tar 0.4, mu 0.2), then pairs
 GRID = [
     "dc_trace",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import experiment, readout
-from .datasets import AudioSettings, featurize, fsdd_recording_number, load_digits, load_fsdd
+from .datasets import VALIDATION_DIGITS, AudioSettings, featurize, fsdd_recording_number, load_digits, load_fsdd
 from .datasets.audio import add_noise
 from .datasets import paths
 from .datasets.noise import NoiseSpec, image_noise
@@ -42,7 +42,6 @@ from .network.config import Config
 IMAGE, AUDIO = "image", "audio"
 AUDIO_DIR_ENV = "STDP_AUDIO_DIR"
 SPLITS = ("train", "test", "fit", "val")
-VALIDATION_IMAGES = 10_000          # the last training images (as in bench/powerlaw_search.py)
 VALIDATION_RECORDINGS = range(5, 10)  # FSDD training recordings {digit}_{speaker}_{5..9}.wav
 
 
@@ -131,10 +130,10 @@ def _split_images(data_dir, split: str, n: int | None):
     if split in ("train", "test"):
         return (*load_digits(data_dir, split, n), 0)
     images, labels, source = load_digits(data_dir, "train")
-    cut = len(images) - VALIDATION_IMAGES
+    cut = len(images) - VALIDATION_DIGITS
     if cut <= 0:
         raise UserError(f"{source} has {len(images)} training images: a validation split needs more than "
-                        f"{VALIDATION_IMAGES}")
+                        f"{VALIDATION_DIGITS}")
     part = slice(0, cut) if split == "fit" else slice(cut, None)
     images, labels = images[part], labels[part]
     if n is not None:

@@ -16,6 +16,8 @@ from . import paths
 from .idx import load_idx
 
 _PREFIX = {"train": "train", "test": "t10k"}
+# the last training digits: the validation split on which settings and readouts are chosen
+VALIDATION_DIGITS = 10_000
 
 
 def resolve_data_dir(data_dir: str | None, subdir: str = "mnist") -> str | None:
