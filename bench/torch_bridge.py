@@ -52,8 +52,11 @@ def run(name, argv, results, path, log_dir, skip=False):
 
 
 def accuracy(res):
-    """The headline figure of one command's JSON: test accuracy, or agreement for an export."""
-    return res.get("test_acc", res.get("accuracy", res.get("agreement")))
+    """The headline figure of one command's JSON: test accuracy (the SNN's for convert), or agreement for an export."""
+    for key in ("test_acc", "snn_acc", "accuracy", "agreement"):
+        if key in res:
+            return res[key]
+    return None
 
 
 def pipeline(a, out, common, results, path):
